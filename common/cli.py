@@ -1,0 +1,218 @@
+"""Command lines: `python -m keras_impl.<net>`, `python -m tf_impl.<net>` and `twinnets`.
+
+Flags come from the network's config dataclass (`--hidden-units 128` sets
+`hidden_units`), with the field's type; a flag may only override an existing field.
+Every user error (a bad flag value, an unknown network or dataset, a missing or
+malformed file, a diverging loss) ends with one line on stderr and exit code 2, and
+writes nothing.
+"""
+import argparse
+import dataclasses
+import importlib
+import os
+import sys
+import types
+
+from common import data as data_module
+from common import registry
+from common.configs import ConfigError
+from common.evaluate import TrainingDiverged
+
+
+
+class OutputError(ValueError):
+    """An --out location that cannot be written."""
+
+
+USER_ERRORS = (ConfigError, data_module.DataError, registry.UnknownNetworkError, TrainingDiverged, OutputError)
+IMPLS = ("keras", "tf")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage block) and exits with 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _tuple_of_ints(text):
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _flag_type(field_type):
+    if field_type is bool:
+        return None
+    if isinstance(field_type, types.GenericAlias) and field_type.__origin__ is tuple:
+        return _tuple_of_ints
+    return field_type
+
+
+def add_config_flags(parser, config_class):
+    """One flag per config field, typed from its annotation; defaults stay in the dataclass."""
+    defaults = config_class()
+    group = parser.add_argument_group(f"hyperparameters ({config_class.__name__})")
+    for field in dataclasses.fields(config_class):
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if field.type is bool:
+            group.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"default: {shown}")
+        else:
+            group.add_argument(flag, dest=field.name, type=_flag_type(field.type), default=None,
+                               metavar=field.name.upper(), help=f"default: {shown}")
+
+
+def config_from_args(config_class, args):
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(config_class)
+        if getattr(args, field.name, None) is not None
+    }
+    return config_class(**overrides)  # __post_init__ validates: ConfigError on a bad value
+
+
+def add_run_flags(parser):
+    parser.add_argument("--data-dir", default=None, help="where tfds datasets are prepared (default: ~/tensorflow_datasets)")
+    parser.add_argument("--download", action="store_true", help="let tfds download a dataset that is not prepared yet")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def prepare_out_dir(path):
+    """Create --out now, before minutes of training, and fail at once if it cannot be written."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputError(f"--out {path} exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create --out {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise OutputError(f"--out {path} is not writable")
+    return path
+
+
+def network_module(network, impl):
+    return importlib.import_module(f"{impl}_impl.{registry.get(network).name}")
+
+
+def load_data(spec, config, data_dir=None, download=False):
+    data = data_module.load(
+        config.dataset,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        validation_fraction=config.validation_fraction,
+        data_dir=data_dir,
+        download=download,
+    )
+    if spec.inputs == "image" and data.info.kind != "image":
+        raise data_module.DataError(
+            f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"
+        )
+    return data
+
+
+def train_one(network, impl, args):
+    """Parse-free core of `train`: config from args, data, training, metrics.json."""
+    spec = registry.get(network)
+    config = config_from_args(spec.config_class, args)
+    out_dir = prepare_out_dir(args.out or os.path.join("runs", f"{network}-{impl}"))
+    data = load_data(spec, config, args.data_dir, args.download)
+    module = network_module(network, impl)
+    if not args.quiet:
+        print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
+              f"{data.info.n_test} test examples of shape {data.info.input_shape}, {data.info.num_classes} classes")
+    result = module.train(config, data, verbose=0 if args.quiet else 1)
+    path = result.write(out_dir)
+    print(f"{network} ({impl}): test {result.metric} {result.value:.4f}, log_loss {result.metrics['log_loss']:.4f}, "
+          f"{result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
+    print(f"wrote {path}")
+    return result
+
+
+def guarded(run):
+    """Run a command; a user error becomes one line on stderr and exit code 2."""
+    try:
+        run()
+    except USER_ERRORS as error:
+        print(f"twinnets: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twinnets: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_network(network, impl, argv=None):
+    """main() of keras_impl/<net>.py and tf_impl/<net>.py."""
+    spec = registry.get(network)
+    parser = Parser(prog=f"python -m {impl}_impl.{network}", description=spec.title)
+    add_config_flags(parser, spec.config_class)
+    add_run_flags(parser)
+    parser.add_argument("--out", default=None, help=f"folder for metrics.json (default: runs/{network}-{impl})")
+    args = parser.parse_args(argv)
+    return guarded(lambda: train_one(network, impl, args))
+
+
+def _list(_args):
+    rows = [("network", "default data", "metric", "floor", "tolerance", "title")]
+    for spec in registry.NETWORKS.values():
+        direction = ">=" if spec.higher_is_better else "<="
+        rows.append((spec.name, spec.default_dataset, spec.metric, f"{direction} {spec.floor}", f"{spec.tolerance}", spec.title))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+def _network_argument(argv_tail):
+    """The network named after the subcommand, so that its config flags can be added."""
+    for token in argv_tail:
+        if not token.startswith("-"):
+            return token
+    return None
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = Parser(prog="twinnets", description="Every network twice: Keras and raw TensorFlow, proven the same.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    commands.add_parser("list", help="the networks, their default data, metric and floor")
+
+    network = _network_argument(argv[1:]) if len(argv) > 1 else None
+    spec = registry.NETWORKS.get(network)
+
+    train = commands.add_parser("train", help="train one implementation of a network")
+    train.add_argument("network", help=", ".join(registry.NETWORKS))
+    train.add_argument("--impl", choices=IMPLS, required=True)
+    train.add_argument("--out", default=None, help="folder for metrics.json (default: runs/<network>-<impl>)")
+    add_run_flags(train)
+
+    compare = commands.add_parser("compare", help="train both implementations over seeds and compare")
+    compare.add_argument("network", help=", ".join(registry.NETWORKS))
+    compare.add_argument("--seeds", type=int, default=3, help="train each implementation with seeds 0..K-1 (default 3)")
+    compare.add_argument("--json", default=None, help="report path (default: runs/compare-<network>.json)")
+    compare.add_argument("--plot", default=None, help="learning-curve PNG (default: runs/compare-<network>.png)")
+    add_run_flags(compare)
+
+    prepare = commands.add_parser("prepare", help="download and prepare a tfds dataset (needs internet)")
+    prepare.add_argument("dataset", choices=data_module.TFDS)
+    prepare.add_argument("--data-dir", default=None)
+
+    if spec is not None and argv and argv[0] in ("train", "compare"):
+        add_config_flags(train if argv[0] == "train" else compare, spec.config_class)
+
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return guarded(lambda: _list(args))
+    if args.command == "prepare":
+        return guarded(lambda: print(f"prepared {args.dataset} in {data_module.prepare(args.dataset, args.data_dir)}"))
+    if args.command == "train":
+        return guarded(lambda: train_one(registry.get(args.network).name, args.impl, args))
+    from common import compare as compare_module
+
+    return guarded(lambda: compare_module.run_from_args(args))

@@ -1,0 +1,115 @@
+"""`twinnets compare <net>`: train both implementations over seeds, side by side.
+
+Each implementation is trained K times (seeds 0..K-1) on the same data: for a given
+seed both see the same split and the same shuffles. The report says whether both clear
+the network's floor and whether their mean metrics differ by no more than its
+tolerance, prints a table, and writes JSON and a PNG of the learning curves.
+"""
+import dataclasses
+import os
+import statistics
+
+from common import cli, registry
+from common.configs import ConfigError
+from common.results import versions, write_json
+
+
+def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, verbose=True):
+    """Train both implementations `seeds` times; returns the report as a dict."""
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    spec = registry.get(network)
+    base = spec.config_class(**(overrides or {}))
+    data = cli.load_data(spec, base, data_dir, download)
+    impls = {}
+    total, done = 2 * seeds, 0
+    for impl in cli.IMPLS:
+        module = cli.network_module(network, impl)
+        runs = []
+        for seed in range(seeds):
+            config = dataclasses.replace(base, seed=seed)
+            done += 1
+            if verbose:
+                print(f"[{done}/{total}] {impl:5s} seed {seed}: training {config.epochs} epochs ...", end="", flush=True)
+            result = module.train(config, dataclasses.replace(data, seed=seed), verbose=0)
+            if verbose:
+                print(f" {spec.metric} {result.value:.4f} in {result.train_seconds:.1f}s", flush=True)
+            runs.append({
+                "seed": seed,
+                "metric": result.value,
+                "metrics": result.metrics,
+                "train_seconds": result.train_seconds,
+                "samples_per_second": result.samples_per_second,
+                "epochs_run": result.epochs_run,
+                "history": result.history,
+            })
+        values = [run["metric"] for run in runs]
+        impls[impl] = {
+            "runs": runs,
+            "metric_mean": statistics.fmean(values),
+            "metric_std": statistics.pstdev(values),
+            "clears_floor": all(_clears(spec, value) for value in values),
+        }
+    difference = impls["keras"]["metric_mean"] - impls["tf"]["metric_mean"]
+    return {
+        "network": network,
+        "dataset": data.info.name,
+        "metric": spec.metric,
+        "higher_is_better": spec.higher_is_better,
+        "floor": spec.floor,
+        "tolerance": spec.tolerance,
+        "seeds": seeds,
+        "config": dataclasses.asdict(base),
+        "impls": impls,
+        "parity": {"difference": difference, "passed": abs(difference) <= spec.tolerance},
+        "versions": versions(),
+    }
+
+
+def _clears(spec, value):
+    return value >= spec.floor if spec.higher_is_better else value <= spec.floor
+
+
+def table(report):
+    """The side-by-side table as printed."""
+    metric = report["metric"]
+    lines = [
+        f"{report['network']} on {report['dataset']}: {metric} over {report['seeds']} seed(s), "
+        f"floor {report['floor']}, tolerance {report['tolerance']}",
+        f"{'impl':6s} {metric + ' (mean ± std)':>22s} {'log_loss':>9s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",
+    ]
+    for impl, summary in report["impls"].items():
+        runs = summary["runs"]
+        log_loss = statistics.fmean(run["metrics"]["log_loss"] for run in runs)
+        seconds = statistics.fmean(run["train_seconds"] for run in runs)
+        speed = statistics.fmean(run["samples_per_second"] for run in runs)
+        mean_std = f"{summary['metric_mean']:.4f} ± {summary['metric_std']:.4f}"
+        lines.append(f"{impl:6s} {mean_std:>22s} {log_loss:>9.4f} {seconds:>8.1f} {speed:>10,.0f} "
+                     f"{'clear' if summary['clears_floor'] else 'MISS':>6s}")
+    parity = report["parity"]
+    verdict = "agree" if parity["passed"] else "DISAGREE"
+    lines.append(f"parity: |keras - tf| = {abs(parity['difference']):.4f} "
+                 f"{'<=' if parity['passed'] else '>'} {report['tolerance']}: the two implementations {verdict}")
+    return "\n".join(lines)
+
+
+def run_from_args(args):
+    spec = registry.get(args.network)
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(spec.config_class)
+        if getattr(args, field.name, None) is not None
+    }
+    json_path = args.json or os.path.join("runs", f"compare-{spec.name}.json")
+    plot_path = args.plot or os.path.join("runs", f"compare-{spec.name}.png")
+    for path in (json_path, plot_path):
+        cli.prepare_out_dir(os.path.dirname(os.path.abspath(path)))
+    report = compare(spec.name, seeds=args.seeds, overrides=overrides, data_dir=args.data_dir,
+                     download=args.download, verbose=not args.quiet)
+    print(table(report))
+    write_json(json_path, report)
+    from common import plots
+
+    plots.learning_curves(report, plot_path)
+    print(f"wrote {json_path} and {plot_path}")
+    return report

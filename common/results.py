@@ -1,0 +1,61 @@
+"""RunResult: what one training run produced, and its JSON form (metrics.json)."""
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+
+
+@dataclasses.dataclass
+class RunResult:
+    network: str
+    impl: str  # "keras" | "tf"
+    dataset: str
+    metric: str  # name of the headline metric
+    value: float  # its value on the test split
+    metrics: dict  # every test metric from common.evaluate
+    history: dict  # per-epoch lists: loss (running mean over the epoch), val_loss, val_<metric>
+    train_seconds: float
+    samples_per_second: float  # training examples processed per second of training
+    epochs_run: int
+    seed: int
+    config: dict
+    versions: dict = dataclasses.field(default_factory=lambda: versions())
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def write(self, out_dir):
+        """Write <out_dir>/metrics.json atomically: an old file is replaced only by a whole new one."""
+        return write_json(os.path.join(out_dir, "metrics.json"), self.to_dict())
+
+
+def versions():
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__, "numpy": numpy.__version__}
+
+
+def write_json(path, payload):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2, default=_jsonable)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,47 @@
+"""Convolutional network, LeNet-style, in Keras.
+
+    image (H, W, C) -> [Conv2D(filters, k, 'same', relu) -> MaxPool 2x2] per entry of `filters`
+          -> flatten -> Dense(dense_units, relu) -> Dropout -> Dense(classes) -> logits
+
+Local receptive fields, shared weights and subsampling (LeCun et al. 1998). 'same'
+padding keeps the 8x8 digits alive through two poolings; the same code takes 28x28x1
+(MNIST) and 32x32x3 (CIFAR-10).
+Hyperparameters: common.configs.CNNConfig. Twin: tf_impl/cnn.py.
+"""
+import sys
+
+import keras
+
+from common import cli
+from common.data import require_image
+from keras_impl import supervised
+
+NETWORK = "cnn"
+
+
+def build(config, input_shape, num_classes):
+    require_image(input_shape, NETWORK, halvings=len(config.filters))
+    stack = [keras.Input(shape=input_shape)]
+    for filters in config.filters:
+        stack.append(keras.layers.Conv2D(filters, config.kernel_size, padding="same", activation="relu"))
+        stack.append(keras.layers.MaxPooling2D(2))  # (batch, h, w, c) -> (batch, h//2, w//2, c)
+    stack += [
+        keras.layers.Flatten(),  # (batch, h, w, c) -> (batch, h*w*c)
+        keras.layers.Dense(config.dense_units, activation="relu"),
+        keras.layers.Dropout(config.dropout),
+        keras.layers.Dense(supervised.output_units(num_classes)),  # logits
+    ]
+    model = keras.Sequential(stack, name=NETWORK)
+    return supervised.compile_classifier(model, config, num_classes)
+
+
+def train(config, data, *, verbose=1):
+    return supervised.train(NETWORK, build, config, data, verbose=verbose)
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "keras", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Deep feed-forward network in Keras: five hidden layers, dropout, L2 weight decay, early stopping.
+
+    x -> flatten -> [Dense(units, activation, L2) -> Dropout] x 5 -> Dense(classes, L2) -> logits
+
+Regularised three ways against overfitting a small dataset: dropout after every hidden
+layer (Srivastava et al. 2014), an L2 penalty on every kernel, and early stopping on
+the validation loss with the best weights restored.
+Hyperparameters: common.configs.DeepMLPConfig. Twin: tf_impl/deep_mlp.py.
+"""
+import sys
+
+import keras
+
+from common import cli
+from keras_impl import supervised
+
+NETWORK = "deep_mlp"
+
+
+def build(config, input_shape, num_classes):
+    l2 = keras.regularizers.L2(config.l2) if config.l2 else None
+    stack = [keras.Input(shape=input_shape), keras.layers.Flatten()]  # (batch, ...) -> (batch, features)
+    for units in config.hidden_units:
+        stack.append(keras.layers.Dense(units, activation=config.activation, kernel_regularizer=l2))
+        stack.append(keras.layers.Dropout(config.dropout))
+    stack.append(keras.layers.Dense(supervised.output_units(num_classes), kernel_regularizer=l2))  # logits
+    model = keras.Sequential(stack, name=NETWORK)
+    return supervised.compile_classifier(model, config, num_classes)
+
+
+def train(config, data, *, verbose=1):
+    return supervised.train(NETWORK, build, config, data, early_stopping_patience=config.patience, verbose=verbose)
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "keras", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""SGD (with momentum) and Adam, written out to match keras.optimizers numerics exactly.
+
+    optimizer = Adam(learning_rate=1e-3)
+    optimizer.build(model.trainable_weights)   # slots, created eagerly under the strategy scope
+    optimizer.apply(gradients, model.trainable_weights)   # inside the compiled step
+
+The update rules are those of Keras 3 (keras/src/optimizers/{sgd,adam}.py):
+
+    SGD, momentum mu:   m = mu * m - lr * g;  w += m        (mu = 0: w -= lr * g)
+    Adam, step t >= 1:  m += (g - m) * (1 - b1);  v += (g^2 - v) * (1 - b2)
+                        lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
+                        w -= lr_t * m / (sqrt(v) + eps)      eps = 1e-7, outside the sqrt
+
+Under a tf.distribute strategy with several replicas, `apply` is called in replica
+context: the gradients are summed across replicas (each replica's loss was already
+divided by the global batch, so the sum is the global mean's gradient), and the
+update runs once per variable through `strategy.extended.update`.
+"""
+import tensorflow as tf
+
+
+class Optimizer(tf.Module):
+    def __init__(self, learning_rate, name=None):
+        super().__init__(name=name)
+        # Variables, so a schedule or a fine-tuning phase can change them without retracing.
+        self.learning_rate = tf.Variable(float(learning_rate), trainable=False, name="learning_rate")
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self._slots = {}
+
+    def slot_names(self):
+        return ()
+
+    def build(self, variables):
+        """Create the per-variable state (zeros), once per variable."""
+        for variable in variables:
+            if variable.ref() in self._slots:
+                continue
+            self._slots[variable.ref()] = {
+                name: tf.Variable(tf.zeros_like(variable), trainable=False, name=f"{name}")
+                for name in self.slot_names()
+            }
+
+    def apply(self, gradients, variables):
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, list(gradients))
+            context.merge_call(self._apply_cross_replica, args=(gradients, list(variables)))
+        else:
+            self._apply_local(gradients, variables)
+
+    def _apply_cross_replica(self, strategy, gradients, variables):
+        for gradient, variable in zip(gradients, variables):
+            slots = self._slots[variable.ref()]
+            # fn runs once per device on that device's copy of the variable and its slots
+            strategy.extended.update(variable, self._update, args=(gradient, slots))
+        strategy.extended.update(self.iterations, lambda iterations: iterations.assign_add(1))
+
+    def _apply_local(self, gradients, variables):
+        for gradient, variable in zip(gradients, variables):
+            self._update(variable, gradient, self._slots[variable.ref()])
+        self.iterations.assign_add(1)
+
+    def _update(self, variable, gradient, slots):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, name=None):
+        super().__init__(learning_rate, name=name)
+        self.momentum = float(momentum)
+
+    def slot_names(self):
+        return ("momentum",) if self.momentum else ()
+
+    def _update(self, variable, gradient, slots):
+        if not self.momentum:
+            return variable.assign_sub(self.learning_rate * gradient)
+        velocity = slots["momentum"]
+        velocity.assign(self.momentum * velocity - self.learning_rate * gradient)
+        return variable.assign_add(velocity)
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None):
+        super().__init__(learning_rate, name=name)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def slot_names(self):
+        return ("m", "v")
+
+    def _update(self, variable, gradient, slots):
+        m, v = slots["m"], slots["v"]
+        step = tf.cast(self.iterations + 1, variable.dtype)
+        alpha = self.learning_rate * tf.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
+        m.assign_add((gradient - m) * (1.0 - self.beta_1))
+        v.assign_add((tf.square(gradient) - v) * (1.0 - self.beta_2))
+        return variable.assign_sub(m * alpha / (tf.sqrt(v) + self.epsilon))
+
+
+def from_config(config):
+    """The optimizer a config names: the tf_impl twin of keras_impl's optimizer choice."""
+    if config.optimizer == "sgd":
+        return SGD(config.learning_rate, momentum=config.momentum)
+    return Adam(config.learning_rate)

@@ -127,10 +127,11 @@ def train_one(network, impl, args):
     if not args.quiet:
         print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
               f"{data.info.n_test} test examples of shape {data.info.input_shape}, {data.info.num_classes} classes")
-    result = module.train(config, data, verbose=0 if args.quiet else 1)
+    result = module.train(config, data, verbose=0 if args.quiet else 1, out_dir=out_dir)
     path = result.write(out_dir)
-    print(f"{network} ({impl}): test {result.metric} {result.value:.4f}, log_loss {result.metrics['log_loss']:.4f}, "
-          f"{result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
+    others = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items() if name != result.metric)
+    print(f"{network} ({impl}): test {result.metric} {result.value:.4f}" + (f" ({others})" if others else "")
+          + f", {result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
     print(f"wrote {path}")
     return result
 

@@ -76,15 +76,15 @@ def table(report):
     lines = [
         f"{report['network']} on {report['dataset']}: {metric} over {report['seeds']} seed(s), "
         f"floor {report['floor']}, tolerance {report['tolerance']}",
-        f"{'impl':6s} {metric + ' (mean ± std)':>22s} {'log_loss':>9s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",
+        f"{'impl':6s} {metric + ' (mean ± std)':>26s} {'final loss':>10s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",
     ]
     for impl, summary in report["impls"].items():
         runs = summary["runs"]
-        log_loss = statistics.fmean(run["metrics"]["log_loss"] for run in runs)
+        final_loss = statistics.fmean(run["history"]["loss"][-1] for run in runs)  # training loss, last epoch
         seconds = statistics.fmean(run["train_seconds"] for run in runs)
         speed = statistics.fmean(run["samples_per_second"] for run in runs)
         mean_std = f"{summary['metric_mean']:.4f} ± {summary['metric_std']:.4f}"
-        lines.append(f"{impl:6s} {mean_std:>22s} {log_loss:>9.4f} {seconds:>8.1f} {speed:>10,.0f} "
+        lines.append(f"{impl:6s} {mean_std:>26s} {final_loss:>10.4f} {seconds:>8.1f} {speed:>10,.0f} "
                      f"{'clear' if summary['clears_floor'] else 'MISS':>6s}")
     parity = report["parity"]
     verdict = "agree" if parity["passed"] else "DISAGREE"

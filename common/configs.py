@@ -90,3 +90,10 @@ class CNNConfig(TrainConfig):
     kernel_size: int = 3  # square kernels, 'same' padding so 8x8 inputs survive pooling
     dense_units: int = 128  # fully connected layer before the classifier
     dropout: float = 0.0  # before the classifier, training only
+
+
+# --- recurrent networks (rnn, lstm, gru) ---
+
+# --- generative networks (autoencoder, vae, gan) ---
+
+# --- transfer learning ---

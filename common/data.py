@@ -86,6 +86,7 @@ def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None,
         arrays = (x_rest, y_rest, None, None, x_test, y_test)
     elif name in TFDS:
         arrays, kind = _tfds(name, data_dir, download)
+    # more sources: add an `elif name in ...:` branch above this line
     elif name.endswith(".npz") or os.sep in name or os.path.exists(name):
         arrays, kind = _npz(name)
     else:

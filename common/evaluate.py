@@ -42,3 +42,6 @@ def check_finite(value, what, epoch):
         raise TrainingDiverged(
             f"{what} became {value} in epoch {epoch + 1}; try a lower --learning-rate (no results were written)"
         )
+
+
+# --- generative evaluation (reconstruction, ELBO, sample quality) ---

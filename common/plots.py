@@ -33,3 +33,6 @@ def learning_curves(report, path):
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+# --- generative figures (sample grids, latent space) ---

@@ -73,6 +73,9 @@ NETWORKS = {
             inputs="image",
             reference="LeCun et al. 1998, gradient-based learning applied to document recognition",
         ),
+        # --- recurrent networks (rnn, lstm, gru) ---
+        # --- generative networks (autoencoder, vae, gan) ---
+        # --- transfer learning ---
     ]
 }
 

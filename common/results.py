@@ -59,3 +59,24 @@ def _jsonable(value):
     if isinstance(value, tuple):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def save_weights(out_dir, arrays):
+    """<out_dir>/weights.npz: the model's weights in Keras order (arr_0, arr_1, ...), readable by either side."""
+    import numpy as np
+
+    os.makedirs(out_dir, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=out_dir)
+    os.close(handle)
+    np.savez(temporary, *arrays)
+    path = os.path.join(out_dir, "weights.npz")
+    os.replace(temporary, path)
+    return path
+
+
+def load_weights(path):
+    """The Keras-order list written by save_weights."""
+    import numpy as np
+
+    with np.load(path) as archive:
+        return [archive[f"arr_{index}"] for index in range(len(archive.files))]

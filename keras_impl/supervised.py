@@ -12,7 +12,7 @@ import keras
 
 from common import evaluate
 from common.evaluate import check_finite
-from common.results import RunResult
+from common.results import RunResult, save_weights
 
 
 def optimizer_from_config(config):
@@ -44,7 +44,7 @@ class StopOnNaN(keras.callbacks.Callback):
         check_finite(float((logs or {}).get("loss", 0.0)), "the training loss", epoch)
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1):
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape, data.info.num_classes)
     callbacks = [StopOnNaN()]
@@ -60,6 +60,8 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     )
     seconds = time.perf_counter() - started
     epochs_run = len(fitted.history["loss"])
+    if out_dir is not None:
+        save_weights(out_dir, model.get_weights())
     metrics = evaluate.classification(data.y_test, model.predict(data.test, verbose=0))
     return RunResult(
         network=network,

@@ -155,3 +155,8 @@ class Sequential(tf.Module):
 
     def count_params(self):
         return int(sum(np.prod(w.shape) for w in self.weights))
+
+
+# --- recurrent cells and layers (rnn, lstm, gru) ---
+
+# --- generative layers (transposed convolution, batch normalisation, reshape) ---

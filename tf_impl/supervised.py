@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import evaluate
-from common.results import RunResult
+from common.results import RunResult, save_weights
 from tf_impl import loop, optim
 
 
@@ -68,7 +68,7 @@ def make_predict(model):
     return predict
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1):
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
     """Build, train and evaluate a classifier; the tf_impl counterpart of keras_impl.supervised.train."""
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
@@ -101,6 +101,8 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
+    if out_dir is not None:
+        save_weights(out_dir, model.get_weights())
     metrics = evaluate.classification(data.y_test, predict(data.test))
     return RunResult(
         network=network,

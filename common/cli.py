@@ -217,3 +217,7 @@ def main(argv=None):
     from common import compare as compare_module
 
     return guarded(lambda: compare_module.run_from_args(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

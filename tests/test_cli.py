@@ -1,0 +1,170 @@
+"""The command lines as a user runs them: modules, `twinnets list|train|compare`, bad input.
+
+Bad input must end with exit code 2 and one readable line on stderr, no traceback, and
+nothing written to --out. Most cases run in-process (fast); a few run as real processes
+to prove what a user sees.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from common import cli
+
+
+def run_main(capsys, argv):
+    """cli.main in-process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse errors
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_module_runs_and_writes_metrics(cli, tmp_path):
+    out = tmp_path / "run"
+    done = cli("-m", "keras_impl.mlp", "--epochs", "2", "--hidden-units", "16", "--seed", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Epoch 2/2" in done.stdout and "test accuracy" in done.stdout
+    assert "oneDNN" not in done.stderr and "cuda" not in done.stderr.lower()  # TF start-up noise is hidden
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"network", "impl", "dataset", "metric", "value", "history", "train_seconds"} <= set(metrics)
+    assert (metrics["network"], metrics["impl"], metrics["dataset"]) == ("mlp", "keras", "digits")
+    assert metrics["config"]["hidden_units"] == 16 and metrics["seed"] == 1 and len(metrics["history"]["loss"]) == 2
+    assert (out / "weights.npz").exists()
+
+
+def test_tf_module_on_a_users_npz(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(60, 28, 28)).astype(np.uint8)  # MNIST-shaped images, (N, H, W)
+    y = np.arange(60) % 3
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=x[:12], y_test=y[:12])
+    out = tmp_path / "run"
+    done = cli("-m", "tf_impl.cnn", "--dataset", str(path), "--epochs", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["impl"] == "tf" and metrics["dataset"] == "mine.npz"
+
+
+def test_list(capsys):
+    code, out, _ = run_main(capsys, ["list"])
+    assert code == 0
+    for network in ("logistic_regression", "mlp", "deep_mlp", "cnn"):
+        assert network in out
+    assert ">= 0.97" in out
+
+
+def test_train_subcommand(capsys, tmp_path):
+    code, out, err = run_main(capsys, ["train", "logistic_regression", "--impl", "tf", "--epochs", "3", "--quiet",
+                                       "--out", str(tmp_path)])
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics.json").read_text())["impl"] == "tf"
+
+
+def test_compare_writes_report_and_plot(capsys, tmp_path):
+    report_path, plot_path = tmp_path / "r.json", tmp_path / "r.png"
+    code, out, err = run_main(capsys, ["compare", "logistic_regression", "--seeds", "2", "--epochs", "5",
+                                       "--json", str(report_path), "--plot", str(plot_path)])
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    assert {"network", "dataset", "metric", "higher_is_better", "floor", "tolerance", "impls", "parity"} <= set(report)
+    for impl in ("keras", "tf"):
+        summary = report["impls"][impl]
+        assert [run["seed"] for run in summary["runs"]] == [0, 1]
+        assert {"seed", "metric", "train_seconds", "samples_per_second", "history"} <= set(summary["runs"][0])
+        assert {"metric_mean", "metric_std"} <= set(summary)
+    assert set(report["parity"]) == {"difference", "passed"}
+    assert report["config"]["epochs"] == 5
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "keras" in out and "parity:" in out
+
+
+def test_train_from_mock_tfds(capsys, tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=48):
+        code, out, err = run_main(capsys, ["train", "cnn", "--impl", "keras", "--dataset", "fashion_mnist",
+                                           "--epochs", "1", "--quiet", "--out", str(tmp_path)])
+    assert code == 0, err
+    assert json.loads((tmp_path / "metrics.json").read_text())["dataset"] == "fashion_mnist"
+
+
+def bad_npz(tmp_path):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    return str(path)
+
+
+def table_npz(tmp_path):
+    path = tmp_path / "table.npz"
+    x = np.random.default_rng(0).normal(size=(30, 5))
+    np.savez(path, x_train=x, y_train=np.arange(30) % 2, x_test=x[:6], y_test=np.arange(6) % 2)
+    return str(path)
+
+
+BAD_INPUT = {
+    "unknown network": (lambda tmp: ["train", "resnet9000", "--impl", "tf"], "unknown network 'resnet9000'"),
+    "unknown impl": (lambda tmp: ["train", "mlp", "--impl", "torch"], "invalid choice: 'torch'"),
+    "unknown dataset": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    "epochs not a number": (lambda tmp: ["train", "mlp", "--impl", "tf", "--epochs", "many"], "invalid int value: 'many'"),
+    "zero epochs": (lambda tmp: ["train", "mlp", "--impl", "keras", "--epochs", "0"], "epochs must be at least 1"),
+    "negative epochs": (lambda tmp: ["train", "cnn", "--impl", "tf", "--epochs", "-3"], "epochs must be at least 1"),
+    "negative batch size": (lambda tmp: ["train", "cnn", "--impl", "tf", "--batch-size", "-1"], "batch-size must be at least 1"),
+    "zero learning rate": (lambda tmp: ["train", "mlp", "--impl", "tf", "--learning-rate", "0"], "learning-rate must be positive"),
+    "dropout of one": (lambda tmp: ["train", "deep_mlp", "--impl", "tf", "--dropout", "1.0"], "dropout must be in [0, 1)"),
+    "bad layer sizes": (lambda tmp: ["train", "deep_mlp", "--impl", "tf", "--hidden-units", "64,x"], "comma-separated integers"),
+    "unknown flag": (lambda tmp: ["train", "mlp", "--impl", "tf", "--hiden-units", "3"], "unrecognized arguments"),
+    "flag of another network": (lambda tmp: ["train", "mlp", "--impl", "tf", "--filters", "3"], "unrecognized arguments"),
+    "missing file": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", f"{tmp}/absent.npz"], "no such dataset file"),
+    "malformed file": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", bad_npz(tmp)], "not a readable .npz"),
+    "cnn on a table": (lambda tmp: ["train", "cnn", "--impl", "keras", "--dataset", table_npz(tmp)], "cnn needs images"),
+    "tfds not prepared": (lambda tmp: ["train", "cnn", "--impl", "tf", "--dataset", "mnist", "--data-dir", str(tmp)],
+                          "twinnets prepare mnist"),
+    "zero seeds": (lambda tmp: ["compare", "mlp", "--seeds", "0"], "seeds must be at least 1"),
+    "prepare an embedded set": (lambda tmp: ["prepare", "digits"], "invalid choice: 'digits'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, case):
+    make_argv, message = BAD_INPUT[case]
+    out_dir = tmp_path / "out"
+    argv = make_argv(tmp_path)
+    if argv[0] == "train":
+        argv += ["--out", str(out_dir)]
+    code, _, err = run_main(capsys, argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+    assert not (out_dir / "metrics.json").exists()
+
+
+def test_out_that_is_a_file(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    code, _, err = run_main(capsys, ["train", "mlp", "--impl", "tf", "--out", str(blocker)])
+    assert code == 2 and "exists and is not a directory" in err
+    assert blocker.read_text() == "keep me"
+
+
+def test_diverging_loss_stops_and_keeps_earlier_results(cli, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"earlier": "result"}')
+    for impl in ("keras_impl", "tf_impl"):
+        done = cli("-m", f"{impl}.mlp", "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "2", "--out", str(out))
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("twinnets: error: the training loss became nan in epoch 1"), lines
+        assert json.loads((out / "metrics.json").read_text()) == {"earlier": "result"}
+
+
+def test_a_real_process_reports_bad_input_without_traceback(cli):
+    done = cli("-m", "common.cli", "train", "cnn", "--impl", "tf", "--epochs", "-1")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "twinnets: error: epochs must be at least 1, got -1"

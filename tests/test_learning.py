@@ -1,0 +1,27 @@
+"""Parity level 4, learning: for every network in the registry, both implementations
+trained independently with seeds 0, 1, 2 on the default data clear the network's floor,
+and their mean metrics differ by no more than its tolerance.
+
+This runs `twinnets compare` itself (common.compare), so the report a user sees is the
+one tested here.
+"""
+import pytest
+
+from common import compare, registry
+
+SEEDS = 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", list(registry.NETWORKS))
+def test_level4_both_learn_and_agree(network):
+    spec = registry.get(network)
+    report = compare.compare(network, seeds=SEEDS, verbose=False)
+    print("\n" + compare.table(report))
+    for impl, summary in report["impls"].items():
+        values = [run["metric"] for run in summary["runs"]]
+        assert len(values) == SEEDS
+        assert summary["clears_floor"], f"{impl}: {spec.metric} {values} does not clear the floor {spec.floor}"
+    assert report["parity"]["passed"], (
+        f"mean {spec.metric} differs by {report['parity']['difference']:+.4f} > {spec.tolerance}"
+    )

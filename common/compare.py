@@ -13,6 +13,8 @@ from common import cli, registry
 from common.configs import ConfigError
 from common.results import versions, write_json
 
+LOWER_IS_BETTER = {"mse", "log_loss", "neg_elbo", "frechet_distance"}
+
 
 def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, verbose=True):
     """Train both implementations `seeds` times; returns the report as a dict."""
@@ -22,6 +24,7 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
     base = spec.config_class(**(overrides or {}))
     data = cli.load_data(spec, base, data_dir, download)
     impls = {}
+    figures = {}  # generative networks: seed 0's arrays for the sample grid, per implementation
     total, done = 2 * seeds, 0
     for impl in cli.IMPLS:
         module = cli.network_module(network, impl)
@@ -33,7 +36,10 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
                 print(f"[{done}/{total}] {impl:5s} seed {seed}: training {config.epochs} epochs ...", end="", flush=True)
             result = module.train(config, dataclasses.replace(data, seed=seed), verbose=0)
             if verbose:
-                print(f" {spec.metric} {result.value:.4f} in {result.train_seconds:.1f}s", flush=True)
+                print(f" {result.metric} {result.value:.4f} in {result.train_seconds:.1f}s", flush=True)
+            metric = result.metric  # the registry's, unless the data asks for another (regression: mse)
+            if result.figures is not None and seed == 0:
+                figures[impl] = result.figures
             runs.append({
                 "seed": seed,
                 "metric": result.value,
@@ -43,39 +49,45 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
                 "epochs_run": result.epochs_run,
                 "history": result.history,
             })
-        values = [run["metric"] for run in runs]
-        impls[impl] = {
-            "runs": runs,
-            "metric_mean": statistics.fmean(values),
-            "metric_std": statistics.pstdev(values),
-            "clears_floor": all(_clears(spec, value) for value in values),
-        }
+        impls[impl] = {"runs": runs}
+    # The registry's floor and tolerance judge its own metric; another metric is reported, not judged.
+    judged = metric == spec.metric
+    higher_is_better = spec.higher_is_better if judged else metric not in LOWER_IS_BETTER
+    floor, tolerance = (spec.floor, spec.tolerance) if judged else (None, None)
+    for summary in impls.values():
+        values = [run["metric"] for run in summary["runs"]]
+        summary["metric_mean"] = statistics.fmean(values)
+        summary["metric_std"] = statistics.pstdev(values)
+        summary["clears_floor"] = None if floor is None else all(
+            value >= floor if higher_is_better else value <= floor for value in values
+        )
     difference = impls["keras"]["metric_mean"] - impls["tf"]["metric_mean"]
-    return {
+    report = {
         "network": network,
         "dataset": data.info.name,
-        "metric": spec.metric,
-        "higher_is_better": spec.higher_is_better,
-        "floor": spec.floor,
-        "tolerance": spec.tolerance,
+        "metric": metric,
+        "higher_is_better": higher_is_better,
+        "floor": floor,
+        "tolerance": tolerance,
         "seeds": seeds,
         "config": dataclasses.asdict(base),
         "impls": impls,
-        "parity": {"difference": difference, "passed": abs(difference) <= spec.tolerance},
+        "parity": {"difference": difference, "passed": None if tolerance is None else abs(difference) <= tolerance},
         "versions": versions(),
     }
-
-
-def _clears(spec, value):
-    return value >= spec.floor if spec.higher_is_better else value <= spec.floor
+    if figures:
+        report["figures"] = figures  # arrays: run_from_args takes them out before writing the JSON
+    return report
 
 
 def table(report):
     """The side-by-side table as printed."""
     metric = report["metric"]
     lines = [
-        f"{report['network']} on {report['dataset']}: {metric} over {report['seeds']} seed(s), "
-        f"floor {report['floor']}, tolerance {report['tolerance']}",
+        f"{report['network']} on {report['dataset']}: {metric} "
+        f"({'higher' if report['higher_is_better'] else 'lower'} is better) over {report['seeds']} seed(s), "
+        + (f"floor {report['floor']}, tolerance {report['tolerance']}" if report["floor"] is not None
+           else "no floor or tolerance registered for this metric"),
         f"{'impl':6s} {metric + ' (mean ± std)':>26s} {'final loss':>10s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",
     ]
     for impl, summary in report["impls"].items():
@@ -84,12 +96,24 @@ def table(report):
         seconds = statistics.fmean(run["train_seconds"] for run in runs)
         speed = statistics.fmean(run["samples_per_second"] for run in runs)
         mean_std = f"{summary['metric_mean']:.4f} ± {summary['metric_std']:.4f}"
-        lines.append(f"{impl:6s} {mean_std:>26s} {final_loss:>10.4f} {seconds:>8.1f} {speed:>10,.0f} "
-                     f"{'clear' if summary['clears_floor'] else 'MISS':>6s}")
+        floor = {True: "clear", False: "MISS", None: "-"}[summary["clears_floor"]]
+        lines.append(f"{impl:6s} {mean_std:>26s} {final_loss:>10.4f} {seconds:>8.1f} {speed:>10,.0f} {floor:>6s}")
+    names = [name for name in report["impls"]["keras"]["runs"][0]["metrics"] if name != metric]
+    if names:  # every other test metric, side by side
+        lines.append(f"{'test metric':26s} " + " ".join(f"{impl + ' (mean ± std)':>22s}" for impl in report["impls"]))
+        for name in names:
+            cells = []
+            for summary in report["impls"].values():
+                values = [run["metrics"][name] for run in summary["runs"]]
+                cells.append(f"{statistics.fmean(values):.4f} ± {statistics.pstdev(values):.4f}")
+            lines.append(f"{name:26s} " + " ".join(f"{cell:>22s}" for cell in cells))
     parity = report["parity"]
-    verdict = "agree" if parity["passed"] else "DISAGREE"
-    lines.append(f"parity: |keras - tf| = {abs(parity['difference']):.4f} "
-                 f"{'<=' if parity['passed'] else '>'} {report['tolerance']}: the two implementations {verdict}")
+    gap = f"parity: |keras - tf| = {abs(parity['difference']):.4f}"
+    if parity["passed"] is None:
+        lines.append(f"{gap} (not judged: no tolerance registered for {metric} on this data)")
+    else:
+        verdict = "agree" if parity["passed"] else "DISAGREE"
+        lines.append(f"{gap} {'<=' if parity['passed'] else '>'} {report['tolerance']}: the two implementations {verdict}")
     return "\n".join(lines)
 
 
@@ -107,9 +131,13 @@ def run_from_args(args):
     report = compare(spec.name, seeds=args.seeds, overrides=overrides, data_dir=args.data_dir,
                      download=args.download, verbose=not args.quiet)
     print(table(report))
+    figures = report.pop("figures", None)
     write_json(json_path, report)
     from common import plots
 
     plots.learning_curves(report, plot_path)
-    print(f"wrote {json_path} and {plot_path}")
+    written = [json_path, plot_path]
+    if figures:
+        written += plots.generative_figures(report, figures, plot_path)
+    print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
     return report

@@ -75,12 +75,13 @@ class MLPConfig(TrainConfig):
 
 @dataclass(frozen=True)
 class DeepMLPConfig(TrainConfig):
-    epochs: int = 80  # an upper bound: early stopping usually ends training sooner
+    epochs: int = 100  # an upper bound: early stopping ends training sooner (25-50 epochs on digits)
+    learning_rate: float = 5e-4  # 1e-3 overshoots the best epoch: worst seed 0.950 vs 0.961 (3-seed sweep)
     hidden_units: tuple[int, ...] = (256, 128, 128, 64, 64)  # five hidden layers
     activation: str = "relu"
     dropout: float = 0.2  # after every hidden layer, training only
     l2: float = 1e-4  # L2 weight decay on every kernel
-    patience: int = 8  # epochs without a better validation loss before stopping
+    patience: int = 15  # epochs without a better validation loss before stopping (the 144-example val set is noisy)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,133 @@ class CNNConfig(TrainConfig):
 
 # --- recurrent networks (rnn, lstm, gru) ---
 
+
+@dataclass(frozen=True)
+class RecurrentConfig(TrainConfig):
+    """What rnn, lstm and gru share: the recurrent stack and how it reads its input."""
+
+    dataset: str = "digits_sequences"  # 8x8 digits read row by row: 8 steps of 8 pixels
+    epochs: int = 30  # ~7 s per run on 2 CPU cores; every seed of all three nets above 0.96 on digits
+    learning_rate: float = 5e-3
+    units: tuple[int, ...] = (64,)  # one recurrent layer per entry, stacked; all but the last return sequences
+    bidirectional: bool = False  # every layer also reads backwards; the two outputs are concatenated
+    masking: bool = True  # a step whose features are all 0.0 is padding: the state is carried over it
+    embedding_size: int = 32  # token data (imdb_reviews) only: width of the learned word vectors
+
+
+@dataclass(frozen=True)
+class RNNConfig(RecurrentConfig):
+    """Elman network: the RecurrentConfig defaults."""
+
+
+@dataclass(frozen=True)
+class LSTMConfig(RecurrentConfig):
+    """LSTM: the RecurrentConfig defaults."""
+
+
+@dataclass(frozen=True)
+class GRUConfig(RecurrentConfig):
+    """GRU: the RecurrentConfig defaults."""
+
 # --- generative networks (autoencoder, vae, gan) ---
 
+
+@dataclass(frozen=True)
+class AutoencoderConfig(TrainConfig):
+    epochs: int = 40
+    latent_dim: int = 8  # size of the code: 64 pixels squeezed through latent_dim numbers
+    hidden_units: int = 64  # dense variant: one hidden layer on each side of the code
+    convolutional: bool = False  # stride-2 convolutions down, transposed convolutions up
+    filters: tuple[int, ...] = (16, 32)  # convolutional variant: one stride-2 conv per entry (8x8 -> 4x4 -> 2x2)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent-dim must be at least 1, got {self.latent_dim}")
+
+
+@dataclass(frozen=True)
+class VAEConfig(TrainConfig):
+    epochs: int = 40
+    learning_rate: float = 2e-3  # the ELBO plateaus slowly at 1e-3 on 1,293 digits
+    latent_dim: int = 4  # dimensions of z; the prior is N(0, I)
+    hidden_units: int = 128  # one hidden layer in the encoder and one in the decoder
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent-dim must be at least 1, got {self.latent_dim}")
+
+
+@dataclass(frozen=True)
+class GANConfig(TrainConfig):
+    epochs: int = 30  # 630 steps per player: digit-like samples in 6-7 s on 2 CPU cores
+    batch_size: int = 64
+    learning_rate: float = 2e-3  # both players; DCGAN's 2e-4 needs several times the steps to reach the same quality
+    adam_beta_1: float = 0.5  # Adam's first-moment decay, as in DCGAN (Radford et al. 2015)
+    latent_dim: int = 16  # size of the generator's input noise z ~ N(0, I)
+    generator_filters: tuple[int, ...] = (64, 32)  # dense -> (2, 2, 64) -> transposed conv 32 (4x4) -> 1 (8x8)
+    discriminator_filters: tuple[int, ...] = (32, 64)  # one stride-2 conv + leaky ReLU per entry
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent-dim must be at least 1, got {self.latent_dim}")
+        if not 0.0 <= self.adam_beta_1 < 1.0:
+            raise ConfigError(f"adam-beta-1 must be in [0, 1), got {self.adam_beta_1}")
+
+
 # --- transfer learning ---
+
+
+@dataclass(frozen=True)
+class TransferConfig(TrainConfig):
+    """Pretrain a cnn base on a source task, then transfer it to a few-shot target task.
+
+    The base is cnn's convolutional part and the head its top (CNNConfig's defaults, so a
+    `twinnets train cnn` checkpoint loads as the base). Scratch, the baseline, trains the
+    same architecture on the same target examples for head_epochs + fine_tune_epochs.
+    """
+
+    dataset: str = "digits_transfer"  # source digits 0-4, target 5-9; or transfer:SOURCE:TARGET (transfer:mnist:fashion_mnist)
+    epochs: int = 10  # pretraining: passes over the source task (unused with base_checkpoint)
+    learning_rate: float = 3e-3  # pretraining, the new head and scratch: 50 examples make 2 steps an epoch
+    filters: tuple[int, ...] = (32, 64)  # the base: one conv + 2x2 max-pool block per entry, as cnn
+    kernel_size: int = 3  # square kernels, 'same' padding
+    dense_units: int = 128  # the head: Dense(dense_units, relu) -> Dropout -> Dense(classes), as cnn's top
+    dropout: float = 0.0  # in the head, before the classifier, training only
+    examples_per_class: int = 10  # labelled target examples per class (few-shot); the same ones for every seed
+    head_epochs: int = 30  # feature extraction: base frozen, a new head trained at learning_rate
+    fine_tune_epochs: int = 20  # fine-tuning: the top of the base unfrozen, at fine_tune_learning_rate
+    fine_tune_learning_rate: float = 3e-4  # a tenth of learning_rate: small steps keep the pretrained features
+    fine_tune_layers: int = 1  # conv layers of the base, counted from the top, trained again when fine-tuning
+    base_checkpoint: str = ""  # "" = pretrain now; else weights.npz (either impl), model.weights.h5 (keras) or checkpoint (tf)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("examples_per_class", "head_epochs", "fine_tune_epochs", "fine_tune_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.fine_tune_layers > len(self.filters):
+            raise ConfigError(
+                f"fine-tune-layers must be at most {len(self.filters)}, the base's conv layers, got {self.fine_tune_layers}"
+            )
+        if not self.fine_tune_learning_rate > 0:
+            raise ConfigError(f"fine-tune-learning-rate must be positive, got {self.fine_tune_learning_rate}")
+
+    def base_config(self):
+        """The cnn whose convolutional part is the base and whose top is the head."""
+        return CNNConfig(
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            optimizer=self.optimizer, momentum=self.momentum, seed=self.seed,
+            validation_fraction=self.validation_fraction, filters=self.filters,
+            kernel_size=self.kernel_size, dense_units=self.dense_units, dropout=self.dropout,
+        )
+
+    def epochs_of(self, phase):
+        """Passes over the target's few examples: scratch gets the transferred model's whole budget."""
+        return {"feature_extraction": self.head_epochs, "fine_tuning": self.fine_tune_epochs,
+                "scratch": self.head_epochs + self.fine_tune_epochs}[phase]
+
+    def learning_rate_of(self, phase):
+        return self.fine_tune_learning_rate if phase == "fine_tuning" else self.learning_rate

@@ -2,6 +2,7 @@
 import os
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -13,7 +14,13 @@ def learning_curves(report, path):
     """Training loss and validation metric per epoch, every run of both implementations on one figure."""
     metric = report["metric"]
     panels = [("loss", "training loss (epoch mean)"), ("val_loss", "validation loss"), (f"val_{metric}", f"validation {metric}")]
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8))
+    runs = [run for summary in report["impls"].values() for run in summary["runs"]]
+    if any(run["history"].get("g_loss") for run in runs):  # a GAN: "loss" is the discriminator's
+        panels[0] = ("loss", "discriminator loss (epoch mean)")
+        panels.append(("g_loss", "generator loss (epoch mean)"))
+    panels = [(key, title) for key, title in panels if any(run["history"].get(key) for run in runs)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    axes = axes[0]
     for axis, (key, title) in zip(axes, panels):
         for impl, summary in report["impls"].items():
             for index, run in enumerate(summary["runs"]):
@@ -36,3 +43,83 @@ def learning_curves(report, path):
 
 
 # --- generative figures (sample grids, latent space) ---
+
+GRID_KINDS = (("reconstructions", "test digits (odd rows), reconstructions (even rows)"),
+              ("samples", "samples from the prior / latent noise"))
+
+
+def mosaic(images, columns=8, pad=1):
+    """Tile (n, H, W, 1) images in [0, 1] into one (rows*(H+pad)+pad, columns*(W+pad)+pad) array, grey gaps."""
+    images = np.clip(np.asarray(images, dtype=np.float64)[..., 0], 0.0, 1.0)
+    n, height, width = images.shape
+    rows = -(-n // columns)
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad), 0.35)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = pad + row * (height + pad), pad + column * (width + pad)
+        canvas[top:top + height, left:left + width] = image
+    return canvas
+
+
+def interleave(inputs, reconstructions, columns=8):
+    """Rows of inputs, each followed by the row of their reconstructions."""
+    rows = []
+    for start in range(0, len(inputs), columns):
+        rows += [inputs[start:start + columns], reconstructions[start:start + columns]]
+    return np.concatenate(rows, axis=0)
+
+
+def sample_grids(report, figures, path):
+    """One PNG: each implementation's reconstructions and/or samples, Keras next to tf_impl.
+
+    figures: {impl: {"inputs": (n,H,W,1), "reconstructions": (n,H,W,1), "samples": (m,H,W,1)}},
+    from seed 0's RunResult.figures.
+    """
+    impls = list(figures)
+    kinds = [(kind, title) for kind, title in GRID_KINDS if any(kind in figures[impl] for impl in impls)]
+    figure, axes = plt.subplots(len(kinds), len(impls), figsize=(4.2 * len(impls), 2.7 * len(kinds) + 0.5), squeeze=False)
+    for row, (kind, title) in enumerate(kinds):
+        for column, impl in enumerate(impls):
+            axis = axes[row][column]
+            arrays = figures[impl]
+            if kind in arrays:
+                grid = arrays[kind] if kind == "samples" else interleave(arrays["inputs"], arrays[kind])
+                axis.imshow(mosaic(grid), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+            axis.set_title(f"{impl}: {title}", fontsize=8, color=COLORS.get(impl))
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): Keras vs raw TensorFlow")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def latent_space(codes_by_impl, labels, path, title):
+    """2-D latent codes (common.evaluate.latent_2d) coloured by digit, one panel per implementation."""
+    impls = list(codes_by_impl)
+    figure, axes = plt.subplots(1, len(impls), figsize=(5.2 * len(impls), 4.6), squeeze=False)
+    for axis, impl in zip(axes[0], impls):
+        codes = np.asarray(codes_by_impl[impl])
+        points = axis.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=9, alpha=0.8)
+        axis.set_title(impl, color=COLORS.get(impl))
+        axis.grid(alpha=0.3)
+    figure.colorbar(points, ax=list(axes[0]), ticks=range(10), label="digit")
+    figure.suptitle(title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def generative_figures(report, figures, plot_path):
+    """The sample grid (<plot>-samples.png) and, for encoders, the latent view (<plot>-latent.png)."""
+    stem = os.path.splitext(plot_path)[0]
+    paths = [sample_grids(report, figures, f"{stem}-samples.png")]
+    latent = {impl: arrays["latent_2d"] for impl, arrays in figures.items() if "latent_2d" in arrays}
+    if latent:
+        labels = next(arrays["labels"] for arrays in figures.values() if "labels" in arrays)
+        title = f"{report['network']} on {report['dataset']}: test codes, 2-D view (seed 0)"
+        paths.append(latent_space(latent, labels, f"{stem}-latent.png", title))
+    return paths

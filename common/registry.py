@@ -17,7 +17,7 @@ class NetworkSpec:
     higher_is_better: bool
     floor: float  # both implementations must reach this on the default data
     tolerance: float  # largest allowed |mean_keras - mean_tf| over seeds
-    inputs: str  # "image" (N,H,W,C) | "table" (N,F) | "any" (flattened when needed)
+    inputs: str  # "image" (N,H,W,C) | "table" (N,F) | "any" (flattened when needed) | "sequence" (N,T,F), images by row, token ids
     reference: str  # the paper or idea
     family: str = "classifier"  # how the parity suite drives it: build(config, input_shape, num_classes) -> logits
 
@@ -74,8 +74,104 @@ NETWORKS = {
             reference="LeCun et al. 1998, gradient-based learning applied to document recognition",
         ),
         # --- recurrent networks (rnn, lstm, gru) ---
+        NetworkSpec(
+            name="rnn",
+            title="Elman simple recurrent network (tanh), stacked/bidirectional, masked padding",
+            config_class=configs.RNNConfig,
+            metric="accuracy",
+            higher_is_better=True,
+            floor=0.95,
+            tolerance=0.02,
+            inputs="sequence",
+            family="recurrent",  # parity: tests/test_parity_recurrent.py (masks, lengths, stacking, BPTT)
+            reference="Elman 1990, finding structure in time",
+        ),
+        NetworkSpec(
+            name="lstm",
+            title="Long short-term memory, stacked/bidirectional, masked padding",
+            config_class=configs.LSTMConfig,
+            metric="accuracy",
+            higher_is_better=True,
+            floor=0.95,
+            tolerance=0.02,
+            inputs="sequence",
+            family="recurrent",  # parity: tests/test_parity_recurrent.py (masks, lengths, stacking, BPTT)
+            reference="Hochreiter & Schmidhuber 1997; forget gate: Gers, Schmidhuber & Cummins 2000",
+        ),
+        NetworkSpec(
+            name="gru",
+            title="Gated recurrent unit (reset after), stacked/bidirectional, masked padding",
+            config_class=configs.GRUConfig,
+            metric="accuracy",
+            higher_is_better=True,
+            floor=0.95,
+            tolerance=0.02,
+            inputs="sequence",
+            family="recurrent",  # parity: tests/test_parity_recurrent.py (masks, lengths, stacking, BPTT)
+            reference="Cho et al. 2014, RNN encoder-decoder",
+        ),
         # --- generative networks (autoencoder, vae, gan) ---
+        NetworkSpec(
+            name="autoencoder",
+            title="Undercomplete autoencoder, dense or convolutional (--convolutional)",
+            config_class=configs.AutoencoderConfig,
+            metric="mse",
+            higher_is_better=False,
+            # Measured (40 epochs, 3 seeds): 0.0184 +- 0.0002 Keras, 0.0185 +- 0.0008 tf; predicting the mean
+            # training image scores 0.0740. Floor: a third of that baseline. Tolerance: 4 standard errors of
+            # a difference of two 3-seed means, 4 * 0.0006 * sqrt(2/3) = 0.002.
+            floor=0.025,
+            tolerance=0.002,
+            inputs="image",
+            reference="Hinton & Salakhutdinov 2006, reducing the dimensionality of data with neural networks",
+            family="generative",
+        ),
+        NetworkSpec(
+            name="vae",
+            title="Variational autoencoder: reparameterisation, negative ELBO with analytic KL",
+            config_class=configs.VAEConfig,
+            metric="neg_elbo",
+            higher_is_better=False,
+            # Nats per image. Measured (40 epochs, 3 seeds): 24.62 +- 0.08 Keras, 24.61 +- 0.09 tf. A VAE that
+            # ignores z scores at best 27.20 (cross-entropy of the mean training image, KL 0); a perfect
+            # reconstruction at no KL cost 13.67 (the grey levels' own entropy, unreachable). Floor: 1.7 nats
+            # (20 seed standard deviations) below the mean-image baseline. Tolerance: 4 * 0.09 * sqrt(2/3) = 0.3.
+            floor=25.5,
+            tolerance=0.3,
+            inputs="image",
+            reference="Kingma & Welling 2014, auto-encoding variational Bayes",
+            family="generative",
+        ),
+        NetworkSpec(
+            name="gan",
+            title="DCGAN-style GAN: transposed-conv generator with batch norm, conv discriminator",
+            config_class=configs.GANConfig,
+            metric="frechet_distance",
+            higher_is_better=False,
+            # Frechet distance to the training digits in the features of a fixed scikit-learn MLP
+            # (common.evaluate.SampleJudge), 360 samples. Held-out real digits score 0.29 (the best reachable),
+            # uniform noise 32.9, an untrained generator about 59. Measured (30 epochs, 8 seeds): 9.58 +- 1.23
+            # Keras, 8.96 +- 1.18 tf (the 0.6 gap is one standard error); worst run 11.4. Floor: under half the
+            # noise distance, a quarter of the untrained one. Tolerance: 4 * 1.2 * sqrt(2/3) = 4.0.
+            floor=15.0,
+            tolerance=4.0,
+            inputs="image",
+            reference="Goodfellow et al. 2014, generative adversarial nets; Radford et al. 2015, DCGAN",
+            family="generative",
+        ),
         # --- transfer learning ---
+        NetworkSpec(
+            name="transfer",
+            title="Transfer learning: pretrain a cnn base, freeze it under a new head, fine-tune its top; vs scratch",
+            config_class=configs.TransferConfig,
+            metric="fine_tuning_accuracy",  # on the target test set; metrics also hold scratch and feature extraction
+            higher_is_better=True,
+            floor=0.90,  # measured: 0.94-0.96 on every seed of both (3 seeds each)
+            tolerance=0.02,
+            inputs="image",
+            family="transfer",  # parity: tests/test_parity_transfer.py (per phase, frozen variables, checkpoints)
+            reference="Yosinski et al. 2014, how transferable are features in deep neural networks?",
+        ),
     ]
 }
 

@@ -21,9 +21,14 @@ class RunResult:
     seed: int
     config: dict
     versions: dict = dataclasses.field(default_factory=lambda: versions())
+    # Generative networks: small arrays for the figures (sample grid, latent view), e.g.
+    # {"inputs", "reconstructions", "samples", "latent_2d", "labels"}; never written to JSON.
+    figures: dict = dataclasses.field(default=None, repr=False)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        payload = dataclasses.asdict(self)
+        del payload["figures"]
+        return payload
 
     def write(self, out_dir):
         """Write <out_dir>/metrics.json atomically: an old file is replaced only by a whole new one."""

@@ -1,10 +1,12 @@
-"""Compile and fit a classifier: shared by the feed-forward keras_impl networks.
+"""Compile and fit a classifier or a regressor: shared by the supervised keras_impl networks.
 
 The twin of `tf_impl/supervised.py`, which writes out what these calls do:
 `compile` picks the loss from the number of classes (one logit and a sigmoid for two,
-softmax over K logits for more, always from logits), and `fit` runs the epochs.
+softmax over K logits for more, always from logits; mean squared error for one
+real-valued output, num_classes 1 in common.data), and `fit` runs the epochs.
 """
 import dataclasses
+import os
 import sys
 import time
 
@@ -25,6 +27,12 @@ def output_units(num_classes):
     return 1 if num_classes == 2 else num_classes
 
 
+def compile_regressor(model, config):
+    """Mean squared error of one real-valued output (data.info.task == "regression")."""
+    model.compile(optimizer=optimizer_from_config(config), loss=keras.losses.MeanSquaredError(), jit_compile=False)
+    return model
+
+
 def compile_classifier(model, config, num_classes):
     if num_classes == 2:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -35,6 +43,18 @@ def compile_classifier(model, config, num_classes):
     # jit_compile "auto" is off on CPU anyway; say so, to compare like with like.
     model.compile(optimizer=optimizer_from_config(config), loss=loss, metrics=[accuracy], jit_compile=False)
     return model
+
+
+def epoch_options(pipeline):
+    """fit() options that make each epoch see the pipeline's next shuffle, exactly as tf_impl's loop does.
+
+    shuffle=False: the pipeline already reshuffles every pass with the run's seed.
+    steps_per_epoch: without it, fit (Keras 3.15, trainers/epoch_iterator.py) makes a new
+    iterator at the end of every epoch and then another at the start of the next, so
+    epoch k would see shuffle pass 2k - 1 and one shuffle buffer per epoch would be
+    filled for nothing. With it, epoch k sees pass k.
+    """
+    return {"shuffle": False, "steps_per_epoch": int(pipeline.cardinality())}
 
 
 class StopOnNaN(keras.callbacks.Callback):
@@ -54,21 +74,27 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         )
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
-    # shuffle=False: the pipeline already reshuffles every epoch with the run's seed (common.data).
+    train_pipeline = data.train
     fitted = model.fit(
-        data.train, validation_data=data.val, epochs=config.epochs, callbacks=callbacks, verbose=progress, shuffle=False
+        train_pipeline, validation_data=data.val, epochs=config.epochs, callbacks=callbacks, verbose=progress,
+        **epoch_options(train_pipeline),
     )
     seconds = time.perf_counter() - started
     epochs_run = len(fitted.history["loss"])
     if out_dir is not None:
-        save_weights(out_dir, model.get_weights())
-    metrics = evaluate.classification(data.y_test, model.predict(data.test, verbose=0))
+        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
+        model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
+    if data.info.task == "regression":
+        score, metric = evaluate.regression, "mse"
+    else:
+        score, metric = evaluate.classification, "accuracy"
+    metrics = score(data.y_test, model.predict(data.test, verbose=0))
     return RunResult(
         network=network,
         impl="keras",
         dataset=data.info.name,
-        metric="accuracy",
-        value=metrics["accuracy"],
+        metric=metric,
+        value=metrics[metric],
         metrics=metrics,
         history={name: [float(v) for v in values] for name, values in fitted.history.items() if name != "accuracy"},
         train_seconds=seconds,

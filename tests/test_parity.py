@@ -210,3 +210,43 @@ def test_early_stopping_follows_keras():
     ours.restore()
     assert our_stop == keras_stop == 6
     assert state["restored"] == int(model.get_weights()[0][0, 0]) == 3
+
+
+def test_fit_and_the_tf_loop_see_the_same_batches_every_epoch():
+    """Each epoch, Keras fit (with keras_impl's epoch options) and tf_impl's loop draw the same shuffle."""
+    import keras
+
+    from common.data import Data, DataInfo
+    from keras_impl.supervised import epoch_options
+
+    x = np.arange(20, dtype=np.float32).reshape(20, 1)
+    y = np.arange(20, dtype=np.int32)  # each label names its example
+    data = Data(DataInfo("toy", "table", (1,), 20, 20, 2, 2), x, y, x[:2], y[:2], x[:2], y[:2], batch_size=5, seed=7)
+
+    class Recorder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+            self.seen = []
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def train_step(self, batch):
+            self.seen.append(batch[1].numpy())
+            return {"batches": tf.constant(0.0)}
+
+    epochs = 4
+    tf.random.set_seed(7)
+    recorder = Recorder()
+    recorder.compile(run_eagerly=True)
+    pipeline = data.train
+    recorder.fit(pipeline, epochs=epochs, verbose=0, **epoch_options(pipeline))
+    keras_epochs = np.concatenate(recorder.seen).reshape(epochs, 20)
+
+    tf.random.set_seed(7)
+    batches = tf.distribute.get_strategy().experimental_distribute_dataset(data.train)  # as tf_impl.supervised
+    tf_epochs = np.stack([np.concatenate([labels.numpy() for _, labels in batches]) for _ in range(epochs)])
+
+    assert len({tuple(order) for order in tf_epochs}) == epochs, "every epoch is a new shuffle"
+    np.testing.assert_array_equal(keras_epochs, tf_epochs)

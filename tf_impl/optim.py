@@ -11,6 +11,10 @@ The update rules are those of Keras 3 (keras/src/optimizers/{sgd,adam}.py):
                         lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
                         w -= lr_t * m / (sqrt(v) + eps)      eps = 1e-7, outside the sqrt
 
+A sparse gradient (tf.IndexedSlices, from an embedding lookup) is used as Keras uses it:
+for Adam's g^2, Keras squares the slices *before* summing the rows of a token that
+occurs several times in the batch (sum of squares, not square of the sum); so do we.
+
 Under a tf.distribute strategy with several replicas, `apply` is called in replica
 context: the gradients are summed across replicas (each replica's loss was already
 divided by the global batch, so the sum is the global mean's gradient), and the
@@ -92,8 +96,13 @@ class Adam(Optimizer):
         m, v = slots["m"], slots["v"]
         step = tf.cast(self.iterations + 1, variable.dtype)
         alpha = self.learning_rate * tf.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
+        if isinstance(gradient, tf.IndexedSlices):  # rows of an embedding, a row once per occurrence
+            squared = tf.IndexedSlices(tf.square(gradient.values), gradient.indices, gradient.dense_shape)
+            gradient, squared = tf.convert_to_tensor(gradient), tf.convert_to_tensor(squared)  # sums repeated rows
+        else:
+            squared = tf.square(gradient)
         m.assign_add((gradient - m) * (1.0 - self.beta_1))
-        v.assign_add((tf.square(gradient) - v) * (1.0 - self.beta_2))
+        v.assign_add((squared - v) * (1.0 - self.beta_2))
         return variable.assign_sub(m * alpha / (tf.sqrt(v) + self.epsilon))
 
 

@@ -1,9 +1,10 @@
-"""The classifier's loss, step and training call, shared by the feed-forward tf_impl networks.
+"""The supervised loss, step and training call, shared by the classifiers and regressors of tf_impl.
 
 This is what `model.compile(loss=..., from_logits=True)` + `model.fit(...)` do in the
-twin `keras_impl/supervised.py`, written out once so every classifier reads the same:
+twin `keras_impl/supervised.py`, written out once so every network reads the same:
 
     loss = mean over the batch of cross-entropy(logits, labels) + sum of L2 penalties
+    (regression, data.info.task == "regression": squared error of the one output instead)
     gradients = d loss / d trainable weights;  optimizer.apply(gradients, weights)
 
 The step is strategy-aware: it runs per replica through `strategy.run`, averages the
@@ -12,6 +13,7 @@ penalties by the replica count (`tf.nn.scale_regularization_loss`), so the summe
 replica gradients equal the single-device gradient.
 """
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -30,17 +32,27 @@ def cross_entropy(logits, labels):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
 
 
-def loss_fn(model, x, y, training):
+def squared_error(outputs, targets):
+    """Per-example loss of a regressor, keras.losses.MeanSquaredError before its batch mean."""
+    targets = tf.cast(tf.reshape(targets, [-1, 1]), outputs.dtype)  # (N,) -> (N, 1): no (N, N) broadcast
+    return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
+
+
+def per_example_loss(outputs, y, task="classification"):
+    return squared_error(outputs, y) if task == "regression" else cross_entropy(outputs, y)
+
+
+def loss_fn(model, x, y, training, task="classification"):
     """The scalar training objective on one (single-replica) batch: what Keras's compute_loss returns."""
-    logits = model(x, training=training)
-    return tf.reduce_mean(cross_entropy(logits, y)) + model.regularization_loss()
+    outputs = model(x, training=training)
+    return tf.reduce_mean(per_example_loss(outputs, y, task)) + model.regularization_loss()
 
 
-def make_train_step(model, optimizer, strategy, element_spec):
+def make_train_step(model, optimizer, strategy, element_spec, task="classification"):
     def replica_step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = tf.nn.compute_average_loss(cross_entropy(logits, y))
+            outputs = model(x, training=True)
+            loss = tf.nn.compute_average_loss(per_example_loss(outputs, y, task))
             loss += tf.nn.scale_regularization_loss(model.regularization_loss())
         gradients = tape.gradient(loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
@@ -69,7 +81,8 @@ def make_predict(model):
 
 
 def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
-    """Build, train and evaluate a classifier; the tf_impl counterpart of keras_impl.supervised.train."""
+    """Build, train and evaluate a classifier or regressor; the tf_impl counterpart of keras_impl.supervised.train."""
+    task = data.info.task
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
@@ -78,15 +91,17 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         optimizer.build(model.trainable_weights)
     train_pipeline = data.train
     train_batches = strategy.experimental_distribute_dataset(train_pipeline)  # reshuffled per pass
-    train_step = make_train_step(model, optimizer, strategy, train_pipeline.element_spec)
+    # The distributed pipeline's spec: per-replica values when there are several replicas.
+    train_step = make_train_step(model, optimizer, strategy, train_batches.element_spec, task)
     predict = make_predict(model)
     regularization = lambda: float(model.regularization_loss())  # noqa: E731
 
     def validate():
-        logits = predict(data.val)
-        scores = evaluate.classification(data.y_val, logits)
-        val_loss = float(tf.reduce_mean(cross_entropy(tf.constant(logits), data.y_val))) + regularization()
-        return {"val_loss": val_loss, "val_accuracy": scores["accuracy"]}
+        outputs = predict(data.val)
+        val_loss = float(tf.reduce_mean(per_example_loss(tf.constant(outputs), data.y_val, task))) + regularization()
+        if task == "regression":
+            return {"val_loss": val_loss}
+        return {"val_loss": val_loss, "val_accuracy": evaluate.classification(data.y_val, outputs)["accuracy"]}
 
     stopper = None
     if early_stopping_patience is not None:
@@ -102,14 +117,16 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     )
     seconds = time.perf_counter() - started
     if out_dir is not None:
-        save_weights(out_dir, model.get_weights())
-    metrics = evaluate.classification(data.y_test, predict(data.test))
+        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
+        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    score, metric = (evaluate.regression, "mse") if task == "regression" else (evaluate.classification, "accuracy")
+    metrics = score(data.y_test, predict(data.test))
     return RunResult(
         network=network,
         impl="tf",
         dataset=data.info.name,
-        metric="accuracy",
-        value=metrics["accuracy"],
+        metric=metric,
+        value=metrics[metric],
         metrics=metrics,
         history=history,
         train_seconds=seconds,

@@ -1,0 +1,66 @@
+"""What the six generative network files (autoencoder, vae, gan; Keras and tf_impl) share.
+
+Framework-neutral: numpy arrays in, a RunResult (and, with an output folder, the latent
+PNG) out. Scoring itself is in common.evaluate; the figures in common.plots.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from common import evaluate
+from common.data import DataError
+from common.results import RunResult, save_weights
+
+GRID_EXAMPLES = 16  # test digits shown with their reconstructions in the sample grid
+GRID_SAMPLES = 32  # generated samples shown in the sample grid
+
+
+def gan_start_size(generator_filters, image_shape):
+    """The GAN generator's first feature-map side: the image side halved once per filter entry."""
+    factor = 2 ** len(generator_filters)
+    if image_shape[0] != image_shape[1] or image_shape[0] % factor:
+        raise DataError(f"gan: needs square images with sides divisible by {factor}, got {tuple(image_shape)}")
+    return image_shape[0] // factor
+
+
+def figure_arrays(data, *, reconstructions=None, samples=None, codes=None):
+    """The small arrays RunResult.figures carries: the first test digits and what the model made of them."""
+    figures = {}
+    if reconstructions is not None:
+        figures["inputs"] = np.asarray(data.x_test[:GRID_EXAMPLES])
+        figures["reconstructions"] = np.asarray(reconstructions[:GRID_EXAMPLES])
+    if samples is not None:
+        figures["samples"] = np.asarray(samples[:GRID_SAMPLES])
+    if codes is not None:
+        figures["latent_2d"] = evaluate.latent_2d(codes)
+        figures["labels"] = np.asarray(data.y_test)
+    return figures
+
+
+def result(network, impl, config, data, *, metric, metrics, history, seconds, epochs_run, figures,
+           out_dir=None, weights=None):
+    """The RunResult of a generative run; with out_dir, also weights.npz and latent.png (encoders)."""
+    if out_dir is not None:
+        if weights is not None:
+            save_weights(out_dir, weights)
+        if "latent_2d" in figures:
+            from common import plots  # matplotlib: only when a figure is written
+
+            title = f"{network} ({impl}) on {data.info.name}: test codes, 2-D view"
+            plots.latent_space({impl: figures["latent_2d"]}, figures["labels"], os.path.join(out_dir, "latent.png"), title)
+    return RunResult(
+        network=network,
+        impl=impl,
+        dataset=data.info.name,
+        metric=metric,
+        value=metrics[metric],
+        metrics=metrics,
+        history=history,
+        train_seconds=seconds,
+        samples_per_second=data.info.n_train * epochs_run / seconds,
+        epochs_run=epochs_run,
+        seed=config.seed,
+        config=dataclasses.asdict(config),
+        figures=figures,
+    )

@@ -1,0 +1,162 @@
+"""Deep convolutional GAN (DCGAN-style), in Keras.
+
+    generator:     z (latent_dim,) -> Dense(2*2*f0, no bias) -> BatchNorm -> ReLU -> reshape (2, 2, f0)
+                   -> [Conv2DTranspose(f, 4, strides 2, 'same', no bias) -> BatchNorm -> ReLU] per f in filters[1:]
+                   -> Conv2DTranspose(channels, 4, strides 2, 'same', sigmoid)      image (8, 8, 1) in [0, 1]
+    discriminator: image -> [Conv2D(f, 3, strides 2, 'same') -> LeakyReLU(0.2)] per f -> flatten -> Dense(1) = logit
+
+Two players (Goodfellow et al. 2014) with the architecture rules of Radford et al. 2015:
+strided and transposed convolutions instead of pooling, batch normalisation in the
+generator, ReLU there and leaky ReLU in the discriminator, Adam with beta_1 = 0.5. Each
+step, with one batch of latent vectors z:
+    discriminator: minimise BCE(D(x), 1) and BCE(D(G(z)), 0), over the 2B images at once
+    generator:     minimise BCE(D(G(z)), 1)     the non-saturating loss, against the updated D
+As in the keras-io DCGAN example, a keras.Model subclass overrides train_step, with its
+own two optimizers, and `fit` drives it. `train_on_batch(x, z)` injects the latent
+vectors (the parity tests use this); otherwise they are drawn from a seeded generator.
+Hyperparameters: common.configs.GANConfig. Twin: tf_impl/gan.py.
+"""
+import sys
+import time
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from common import cli, evaluate, generative
+from keras_impl.supervised import StopOnNaN, epoch_options
+
+NETWORK = "gan"
+GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
+DISCRIMINATOR_KERNEL = 3
+LEAKY_SLOPE = 0.2
+
+
+def build_generator(config, image_shape):
+    side, first = generative.gan_start_size(config.generator_filters, image_shape), config.generator_filters[0]
+    stack = [
+        keras.Input(shape=(config.latent_dim,)),
+        keras.layers.Dense(side * side * first, use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Reshape((side, side, first)),  # (batch, s*s*f0) -> (batch, s, s, f0)
+    ]
+    for filters in config.generator_filters[1:]:
+        stack += [
+            keras.layers.Conv2DTranspose(filters, GENERATOR_KERNEL, strides=2, padding="same", use_bias=False),  # side x2
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    stack.append(keras.layers.Conv2DTranspose(image_shape[-1], GENERATOR_KERNEL, strides=2, padding="same",
+                                              activation="sigmoid"))
+    return keras.Sequential(stack, name="generator")
+
+
+def build_discriminator(config, image_shape):
+    stack = [keras.Input(shape=image_shape)]
+    for filters in config.discriminator_filters:
+        stack += [
+            keras.layers.Conv2D(filters, DISCRIMINATOR_KERNEL, strides=2, padding="same"),  # side /2
+            keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE),
+        ]
+    stack += [keras.layers.Flatten(), keras.layers.Dense(1)]  # (batch, h*w*c) -> (batch, 1) logit of "real"
+    return keras.Sequential(stack, name="discriminator")
+
+
+def optimizer(config):
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    return keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+
+
+class GAN(keras.Model):
+    """Generator and discriminator; weights in Keras order are the generator's, then the discriminator's."""
+
+    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="loss")  # the discriminator's loss is the history's "loss"
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile(jit_compile=False)
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def discriminator_loss(self, real, fake, training=True):
+        images = ops.concatenate([real, fake], axis=0)  # (2B, H, W, C): real first
+        labels = ops.concatenate([ops.ones((ops.shape(real)[0], 1)), ops.zeros((ops.shape(fake)[0], 1))], axis=0)
+        return self.bce(labels, self.discriminator(images, training=training))
+
+    def generator_loss(self, z, training=True):
+        logits = self.discriminator(self.generator(z, training=training), training=training)
+        return self.bce(ops.ones_like(logits), logits)  # non-saturating: -log D(G(z))
+
+    def train_step(self, data):
+        real, z, _ = keras.utils.unpack_x_y_sample_weight(data)  # z: injected latent vectors, or None
+        if z is None:
+            z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+        fake = self.generator(z, training=True)
+        with tf.GradientTape() as tape:
+            d_loss = self.discriminator_loss(real, fake)
+        gradients = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_weights))
+        with tf.GradientTape() as tape:
+            g_loss = self.generator_loss(z)
+        gradients = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_weights))
+        batch = ops.cast(ops.shape(real)[0], "float32")  # epoch means weighted by batch size, as tf_impl's loop
+        self.d_loss_tracker.update_state(d_loss, sample_weight=batch)
+        self.g_loss_tracker.update_state(g_loss, sample_weight=batch)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+def build(config, image_shape):
+    model = GAN(build_generator(config, image_shape), build_discriminator(config, image_shape), config.latent_dim,
+                seed=config.seed, name=NETWORK)
+    model(ops.zeros((1, config.latent_dim)))  # build: get_weights() before fit
+    model.compile(d_optimizer=optimizer(config), g_optimizer=optimizer(config))
+    return model
+
+
+def train(config, data, *, verbose=1, out_dir=None):
+    keras.utils.set_random_seed(config.seed)
+    model = build(config, data.info.input_shape)
+    images = lambda x, y: x  # noqa: E731  labels are not used
+    progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+    started = time.perf_counter()
+    train_pipeline = data.train.map(images)
+    fitted = model.fit(train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN()], verbose=progress,
+                       **epoch_options(train_pipeline))
+    seconds = time.perf_counter() - started
+    z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
+    samples = ops.convert_to_numpy(model.generator(z, training=False))
+    return generative.result(
+        NETWORK, "keras", config, data,
+        metric="frechet_distance",
+        metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
+        history={name: [float(v) for v in values] for name, values in fitted.history.items()},
+        seconds=seconds,
+        epochs_run=len(fitted.history["loss"]),
+        figures=generative.figure_arrays(data, samples=samples),
+        out_dir=out_dir,
+        weights=model.get_weights(),
+    )
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "keras", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Gated recurrent unit in Keras, the reset_after=True form (Keras's default, cuDNN-compatible).
+
+    xz, xr, xh = split(x_t @ W + b_input);  rz, rr, rh = split(h_{t-1} @ U + b_recurrent)
+    z = sigmoid(xz + rz);  r = sigmoid(xr + rr);  h~ = tanh(xh + r * rh)
+    h_t = z * h_{t-1} + (1 - z) * h~                     keras.layers.GRU
+
+An update gate z interpolating between the old state and a candidate: the LSTM's
+memory with one state and two gates (Cho et al. 2014). The reset gate applies after
+the recurrent matmul, so there are two biases (a bias of shape (2, 3 * units)).
+The model around the layer is keras_impl/recurrent.py.
+Hyperparameters: common.configs.GRUConfig. Twin: tf_impl/gru.py.
+"""
+import sys
+
+import keras
+
+from common import cli
+from keras_impl import recurrent
+
+NETWORK = "gru"
+
+
+def gru_layer(units, return_sequences):
+    return keras.layers.GRU(
+        units, recurrent_activation="sigmoid", reset_after=True, return_sequences=return_sequences
+    )
+
+
+def build(config, input_shape, num_classes, vocabulary_size=0):
+    return recurrent.build(NETWORK, gru_layer, config, input_shape, num_classes, vocabulary_size)
+
+
+def train(config, data, *, verbose=1, out_dir=None):
+    return recurrent.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir)
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "keras", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Elman simple recurrent network in Keras.
+
+    h_t = tanh(x_t @ W + b + h_{t-1} @ U)        keras.layers.SimpleRNN
+
+A hidden state fed back into itself carries what the sequence has shown so far (Elman
+1990, "Finding structure in time"). Its gradient through time is multiplied by U and
+tanh' at every step, so it vanishes over long spans: the adding problem shows it.
+The model around the layer (masking, stacking, bidirectional, classifier) is
+keras_impl/recurrent.py. Hyperparameters: common.configs.RNNConfig. Twin: tf_impl/rnn.py.
+"""
+import sys
+
+import keras
+
+from common import cli
+from keras_impl import recurrent
+
+NETWORK = "rnn"
+
+
+def simple_rnn_layer(units, return_sequences):
+    return keras.layers.SimpleRNN(units, activation="tanh", return_sequences=return_sequences)
+
+
+def build(config, input_shape, num_classes, vocabulary_size=0):
+    return recurrent.build(NETWORK, simple_rnn_layer, config, input_shape, num_classes, vocabulary_size)
+
+
+def train(config, data, *, verbose=1, out_dir=None):
+    return recurrent.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir)
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "keras", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Deep convolutional GAN (DCGAN-style), in raw TensorFlow.
+
+    generator:     z (latent_dim,) -> z @ W -> batch_norm -> relu -> reshape (2, 2, f0)
+                   -> [conv2d_transpose(x, K, stride 2, 'SAME') -> batch_norm -> relu] per f in filters[1:]
+                   -> sigmoid(conv2d_transpose(x, K, stride 2, 'SAME') + b)        image (8, 8, 1) in [0, 1]
+    discriminator: image -> [leaky_relu(conv2d(x, K, stride 2, 'SAME') + b, 0.2)] per f -> flatten -> @ W + b = logit
+
+Two players (Goodfellow et al. 2014) with the architecture rules of Radford et al. 2015.
+One compiled step holds two GradientTapes and two optimizers; with one batch of latent
+vectors z (an argument of the step: drawn from a seeded tf.random.Generator in training,
+injected by the parity tests):
+    fake = G(z)                                                  (batch statistics; moving statistics move)
+    tape 1: d_loss = mean over 2B of sigmoid_cross_entropy([D(x); D(fake)], [1; 0]) -> D's optimizer
+    tape 2: g_loss = mean of sigmoid_cross_entropy(D(G(z)), 1)   non-saturating, against the updated D -> G's optimizer
+Hyperparameters: common.configs.GANConfig. Twin: keras_impl/gan.py.
+"""
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from common import cli, evaluate, generative
+from tf_impl import layers, loop, optim
+
+NETWORK = "gan"
+GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
+DISCRIMINATOR_KERNEL = 3
+LEAKY_SLOPE = 0.2
+
+
+def build_generator(config, image_shape, rng):
+    side, channels = generative.gan_start_size(config.generator_filters, image_shape), config.generator_filters[0]
+    stack = [
+        layers.BiaslessDense(config.latent_dim, side * side * channels, rng=rng),
+        layers.BatchNormalization(side * side * channels),
+        layers.Activation("relu"),
+        layers.Reshape((side, side, channels)),  # (batch, s*s*f0) -> (batch, s, s, f0)
+    ]
+    for filters in config.generator_filters[1:]:
+        stack += [
+            layers.Conv2DTranspose(channels, filters, GENERATOR_KERNEL, strides=2, use_bias=False, rng=rng),  # side x2
+            layers.BatchNormalization(filters),
+            layers.Activation("relu"),
+        ]
+        channels = filters
+    stack.append(layers.Conv2DTranspose(channels, image_shape[-1], GENERATOR_KERNEL, strides=2, activation="sigmoid",
+                                        rng=rng))
+    return layers.Sequential(stack, name="generator")
+
+
+def build_discriminator(config, image_shape, rng):
+    stack, channels, side = [], image_shape[-1], image_shape[0]
+    for filters in config.discriminator_filters:
+        stack += [
+            layers.StridedConv2D(channels, filters, DISCRIMINATOR_KERNEL, strides=2, rng=rng),  # side /2 (rounded up)
+            layers.Activation("leaky_relu", negative_slope=LEAKY_SLOPE),
+        ]
+        channels, side = filters, -(-side // 2)
+    stack += [layers.Flatten(), layers.Dense(side * side * channels, 1, rng=rng)]  # (batch, 1) logit of "real"
+    return layers.Sequential(stack, name="discriminator")
+
+
+class GAN(layers.Sequential):
+    """Generator and discriminator; weights in Keras order are the generator's, then the discriminator's."""
+
+    def __init__(self, generator, discriminator, name=NETWORK):
+        super().__init__([generator, discriminator], name=name)
+        self.generator, self.discriminator = generator, discriminator
+
+    def __call__(self, z, training=False):
+        return self.generator(z, training=training)
+
+
+def build(config, image_shape):
+    rng = np.random.default_rng(config.seed)
+    return GAN(build_generator(config, image_shape, rng), build_discriminator(config, image_shape, rng))
+
+
+def optimizer(config):
+    if config.optimizer == "sgd":
+        return optim.SGD(config.learning_rate, momentum=config.momentum)
+    return optim.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+
+
+def discriminator_loss(model, real, fake, training=True):
+    images = tf.concat([real, fake], axis=0)  # (2B, H, W, C): real first
+    labels = tf.concat([tf.ones([tf.shape(real)[0], 1]), tf.zeros([tf.shape(fake)[0], 1])], axis=0)
+    logits = model.discriminator(images, training=training)  # (2B, 1)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def generator_loss(model, z, training=True):
+    logits = model.discriminator(model.generator(z, training=training), training=training)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits))
+
+
+def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim):
+    discriminator_weights = model.discriminator.trainable_weights
+    generator_weights = model.generator.trainable_weights
+
+    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
+    def train_step(real, z):
+        fake = model.generator(z, training=True)
+        with tf.GradientTape() as tape:
+            d_loss = discriminator_loss(model, real, fake)
+        d_optimizer.apply(tape.gradient(d_loss, discriminator_weights), discriminator_weights)
+        with tf.GradientTape() as tape:
+            g_loss = generator_loss(model, z)
+        g_optimizer.apply(tape.gradient(g_loss, generator_weights), generator_weights)
+        return d_loss, g_loss, tf.shape(real)[0]
+
+    return train_step
+
+
+def train(config, data, *, verbose=1, out_dir=None):
+    tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
+    model = build(config, data.info.input_shape)
+    d_optimizer, g_optimizer = optimizer(config), optimizer(config)
+    d_optimizer.build(model.discriminator.trainable_weights)
+    g_optimizer.build(model.generator.trainable_weights)
+    latents = tf.random.Generator.from_seed(config.seed)  # z for every training step
+    train_pipeline = data.train
+    train_step = make_train_step(model, d_optimizer, g_optimizer, train_pipeline.element_spec[0], config.latent_dim)
+    generator_sums = {"loss": 0.0, "examples": 0}
+
+    def step(real, _labels):  # the loop tracks the discriminator's loss; the generator's is summed here
+        d_loss, g_loss, batch_size = train_step(real, latents.normal([tf.shape(real)[0], config.latent_dim]))
+        generator_sums["loss"] += g_loss * float(batch_size)
+        generator_sums["examples"] += batch_size
+        return d_loss, batch_size
+
+    def epoch_end():  # no validation: the generator's epoch mean loss, then reset
+        g_loss = float(generator_sums["loss"] / float(generator_sums["examples"]))
+        generator_sums.update(loss=0.0, examples=0)
+        return {"g_loss": g_loss}
+
+    started = time.perf_counter()
+    history, epochs_run = loop.run_epochs(
+        epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=epoch_end, verbose=verbose
+    )
+    seconds = time.perf_counter() - started
+    z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
+    samples = model.generator(tf.constant(z), training=False).numpy()
+    return generative.result(
+        NETWORK, "tf", config, data,
+        metric="frechet_distance",
+        metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
+        history=history,
+        seconds=seconds,
+        epochs_run=epochs_run,
+        figures=generative.figure_arrays(data, samples=samples),
+        out_dir=out_dir,
+        weights=model.get_weights(),
+    )
+
+
+def main(argv=None):
+    return cli.run_network(NETWORK, "tf", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,11 @@
 """Import TensorFlow without its start-up noise.
 
 TF 2.2x writes INFO lines (oneDNN, CUDA stubs, cuInit) to file descriptor 2 before its
-logging is initialised, where TF_CPP_MIN_LOG_LEVEL cannot reach them. We set the level
-for later messages, and hold fd 2 in a temporary file while TensorFlow loads and looks
-for devices. If that fails, what it wrote is replayed so no real error is hidden.
+logging is initialised, where TF_CPP_MIN_LOG_LEVEL cannot reach them. For later C++
+messages we set the level to 3 (none: not even graph-optimizer "errors" such as a failed
+remapper fusion, which are diagnostics; a real failure raises in Python); a user's own
+TF_CPP_MIN_LOG_LEVEL wins. And we hold fd 2 in a temporary file while TensorFlow loads
+and looks for devices; if that fails, what it wrote is replayed so no error is hidden.
 """
 import os
 import sys
@@ -13,7 +15,7 @@ import tempfile
 def import_tensorflow_quietly():
     if "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ logs at every level: real failures raise in Python
     sys.stderr.flush()
     saved_fd = os.dup(2)
     with tempfile.TemporaryFile() as captured:

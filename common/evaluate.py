@@ -53,11 +53,12 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; training stops rather than writing garbage."""
 
 
-def check_finite(value, what, epoch):
-    if not math.isfinite(value):
-        raise TrainingDiverged(
-            f"{what} became {value} in epoch {epoch + 1}; try a lower --learning-rate (no results were written)"
-        )
+def diverged(value, step, epoch):
+    """The error both implementations raise when the loss stops being a number (step and epoch from 1)."""
+    return TrainingDiverged(
+        f"the training loss became {value} at step {step} of epoch {epoch}; "
+        "try a lower --learning-rate (no results were written)"
+    )
 
 
 # --- generative evaluation (reconstruction, ELBO, sample quality) ---

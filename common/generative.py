@@ -10,7 +10,7 @@ import numpy as np
 
 from common import evaluate
 from common.data import DataError
-from common.results import RunResult, save_weights
+from common.results import RunResult, save_weights, training_throughput
 
 GRID_EXAMPLES = 16  # test digits shown with their reconstructions in the sample grid
 GRID_SAMPLES = 32  # generated samples shown in the sample grid
@@ -58,7 +58,7 @@ def result(network, impl, config, data, *, metric, metrics, history, seconds, ep
         metrics=metrics,
         history=history,
         train_seconds=seconds,
-        samples_per_second=data.info.n_train * epochs_run / seconds,
+        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
         epochs_run=epochs_run,
         seed=config.seed,
         config=dataclasses.asdict(config),

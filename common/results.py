@@ -16,7 +16,7 @@ class RunResult:
     metrics: dict  # every test metric from common.evaluate
     history: dict  # per-epoch lists: loss (running mean over the epoch), val_loss, val_<metric>
     train_seconds: float
-    samples_per_second: float  # training examples processed per second of training
+    samples_per_second: float  # training throughput: examples / median epoch_seconds, first epoch excluded
     epochs_run: int
     seed: int
     config: dict
@@ -33,6 +33,14 @@ class RunResult:
     def write(self, out_dir):
         """Write <out_dir>/metrics.json atomically: an old file is replaced only by a whole new one."""
         return write_json(os.path.join(out_dir, "metrics.json"), self.to_dict())
+
+
+def training_throughput(examples_per_epoch, epoch_seconds):
+    """Training examples per second in the steady state: the median epoch after the first (which traces)."""
+    import statistics
+
+    steady = epoch_seconds[1:] or epoch_seconds
+    return examples_per_epoch / statistics.median(steady)
 
 
 def versions():

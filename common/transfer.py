@@ -94,6 +94,7 @@ def result(impl, config, data, *, metrics, runs, history, seconds, examples):
                    val_fine_tuning_accuracy=runs["fine_tuning"]["val_accuracy"])
     for phase in ("feature_extraction", "scratch"):
         history.update({f"{phase}_{name}": runs[phase][name] for name in ("loss", "val_loss", "val_accuracy")})
+    history.update(epoch_seconds=runs["fine_tuning"]["epoch_seconds"], train_traces=runs["fine_tuning"]["train_traces"])
     return RunResult(
         network="transfer",
         impl=impl,

@@ -21,7 +21,7 @@ import keras
 
 from common import cli, evaluate, generative
 from common.data import DataError, require_image
-from keras_impl.supervised import StopOnNaN, epoch_options, optimizer_from_config
+from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history, optimizer_from_config
 
 NETWORK = "autoencoder"
 
@@ -89,9 +89,10 @@ def train(config, data, *, verbose=1, out_dir=None):
     as_pairs = lambda x, y: (x, x)  # noqa: E731  (input, target): the image is its own target
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
+    stats = EpochStats()
     train_pipeline = data.train.map(as_pairs)
     fitted = model.fit(train_pipeline, validation_data=data.val.map(as_pairs), epochs=config.epochs,
-                       callbacks=[StopOnNaN()], verbose=progress, **epoch_options(train_pipeline))
+                       callbacks=[StopOnNaN(), stats], verbose=progress, **epoch_options(train_pipeline))
     seconds = time.perf_counter() - started
     reconstructions = keras.ops.convert_to_numpy(model(data.x_test, training=False))
     codes = keras.ops.convert_to_numpy(model.encoder(data.x_test, training=False))
@@ -99,7 +100,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         NETWORK, "keras", config, data,
         metric="mse",
         metrics=evaluate.reconstruction(data.x_test, reconstructions, data.x_train),
-        history={name: [float(v) for v in values] for name, values in fitted.history.items()},
+        history=keras_history(fitted, stats),
         seconds=seconds,
         epochs_run=len(fitted.history["loss"]),
         figures=generative.figure_arrays(data, reconstructions=reconstructions, codes=codes),

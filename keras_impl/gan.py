@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from common import cli, evaluate, generative
-from keras_impl.supervised import StopOnNaN, epoch_options
+from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -135,8 +135,9 @@ def train(config, data, *, verbose=1, out_dir=None):
     images = lambda x, y: x  # noqa: E731  labels are not used
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
+    stats = EpochStats()
     train_pipeline = data.train.map(images)
-    fitted = model.fit(train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN()], verbose=progress,
+    fitted = model.fit(train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN(), stats], verbose=progress,
                        **epoch_options(train_pipeline))
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
@@ -145,7 +146,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         NETWORK, "keras", config, data,
         metric="frechet_distance",
         metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
-        history={name: [float(v) for v in values] for name, values in fitted.history.items()},
+        history=keras_history(fitted, stats),
         seconds=seconds,
         epochs_run=len(fitted.history["loss"]),
         figures=generative.figure_arrays(data, samples=samples),

@@ -6,6 +6,7 @@ softmax over K logits for more, always from logits; mean squared error for one
 real-valued output, num_classes 1 in common.data), and `fit` runs the epochs.
 """
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -13,8 +14,8 @@ import time
 import keras
 
 from common import evaluate
-from common.evaluate import check_finite
-from common.results import RunResult, save_weights
+from common.evaluate import diverged
+from common.results import RunResult, save_weights, training_throughput
 
 
 def optimizer_from_config(config):
@@ -57,17 +58,74 @@ def epoch_options(pipeline):
     return {"shuffle": False, "steps_per_epoch": int(pipeline.cardinality())}
 
 
-class StopOnNaN(keras.callbacks.Callback):
-    """Raise instead of keras.callbacks.TerminateOnNaN's quiet stop, so no result is written."""
+class EpochStats(keras.callbacks.Callback):
+    """Per epoch, what tf_impl's loop records too: seconds of the training pass alone
+    (validation excluded) and how often fit's train function has been traced so far."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {"epoch_seconds": [], "train_traces": []}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started, self.trained = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):  # validation starts: the training pass is over
+        if self.trained is None:
+            self.trained = time.perf_counter() - self.started
 
     def on_epoch_end(self, epoch, logs=None):
-        check_finite(float((logs or {}).get("loss", 0.0)), "the training loss", epoch)
+        self.history["epoch_seconds"].append(self.trained if self.trained is not None else time.perf_counter() - self.started)
+        self.history["train_traces"].append(traces_of(self.model.train_function))
+
+
+def traces_of(function, depth=3):
+    """How often the tf.functions behind fit's train function were traced (None if none are found).
+
+    Keras 3.15 keeps them in closures (backend/tensorflow/trainer.py: `one_step_on_data`,
+    `multi_step_on_iterator`), not as attributes, so we look there.
+    """
+    if hasattr(function, "experimental_get_tracing_count"):
+        return function.experimental_get_tracing_count()
+    counts = [traces_of(cell.cell_contents, depth - 1) for cell in (getattr(function, "__closure__", None) or ())
+              if depth > 0 and callable(cell.cell_contents)]
+    counts = [count for count in counts if count is not None]
+    return sum(counts) if counts else None
+
+
+def keras_history(fitted, stats, drop=()):
+    """fit's history as plain floats, with EpochStats' entries: the same keys tf_impl's loop writes."""
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items() if name not in drop}
+    return {**history, **stats.history}
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop on a NaN/infinite loss with an error naming the step and epoch, so no result is written.
+
+    keras.callbacks.TerminateOnNaN stops quietly instead. The per-batch check runs on
+    Keras's callback thread (async_safe), so it costs the training loop no host sync.
+    """
+
+    async_safe = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.first_bad = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))  # the epoch's running mean: NaN from the bad step on
+        if self.first_bad is None and not math.isfinite(loss):
+            self.first_bad = (batch, loss)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.first_bad is not None:
+            batch, loss = self.first_bad
+            raise diverged(loss, batch + 1, epoch + 1)
 
 
 def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape, data.info.num_classes)
-    callbacks = [StopOnNaN()]
+    stats = EpochStats()
+    callbacks = [StopOnNaN(), stats]
     if early_stopping_patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True)
@@ -96,9 +154,9 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         metric=metric,
         value=metrics[metric],
         metrics=metrics,
-        history={name: [float(v) for v in values] for name, values in fitted.history.items() if name != "accuracy"},
+        history=keras_history(fitted, stats, drop=("accuracy",)),  # training accuracy: tf_impl does not track it
         train_seconds=seconds,
-        samples_per_second=data.info.n_train * epochs_run / seconds,
+        samples_per_second=training_throughput(data.info.n_train, stats.history["epoch_seconds"]),
         epochs_run=epochs_run,
         seed=config.seed,
         config=dataclasses.asdict(config),

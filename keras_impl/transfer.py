@@ -64,11 +64,11 @@ def set_phase(model, config, phase):
 
 def fit(model, data, epochs, verbose):
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
-    # shuffle=False: the pipeline already reshuffles every epoch with the run's seed (common.data).
     train_pipeline = data.train
-    fitted = model.fit(train_pipeline, validation_data=data.val, epochs=epochs, callbacks=[supervised.StopOnNaN()],
+    stats = supervised.EpochStats()
+    fitted = model.fit(train_pipeline, validation_data=data.val, epochs=epochs, callbacks=[supervised.StopOnNaN(), stats],
                        verbose=progress, **supervised.epoch_options(train_pipeline))
-    return {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    return supervised.keras_history(fitted, stats)
 
 
 def score(model, data):

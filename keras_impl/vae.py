@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import ops
 
 from common import cli, evaluate, generative
-from keras_impl.supervised import StopOnNaN, epoch_options, optimizer_from_config
+from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history, optimizer_from_config
 
 NETWORK = "vae"
 
@@ -127,9 +127,10 @@ def train(config, data, *, verbose=1, out_dir=None):
     images = lambda x, y: x  # noqa: E731  labels only colour the latent plot
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
+    stats = EpochStats()
     train_pipeline = data.train.map(images)
     fitted = model.fit(train_pipeline, validation_data=data.val.map(images), epochs=config.epochs,
-                       callbacks=[StopOnNaN()], verbose=progress, **epoch_options(train_pipeline))
+                       callbacks=[StopOnNaN(), stats], verbose=progress, **epoch_options(train_pipeline))
     seconds = time.perf_counter() - started
 
     def encode(x):
@@ -144,7 +145,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         NETWORK, "keras", config, data,
         metric="neg_elbo",
         metrics=evaluate.elbo(data.x_test, encode, decode, data.x_train),
-        history={name: [float(v) for v in values] for name, values in fitted.history.items()},
+        history=keras_history(fitted, stats),
         seconds=seconds,
         epochs_run=len(fitted.history["loss"]),
         figures=generative.figure_arrays(

@@ -3,7 +3,8 @@ trained independently with seeds 0, 1, 2 on the default data clear the network's
 and their mean metrics differ by no more than its tolerance.
 
 This runs `twinnets compare` itself (common.compare), so the report a user sees is the
-one tested here.
+one tested here. The same runs show that neither implementation retraces its compiled
+training function after the first epoch (history["train_traces"], recorded per epoch).
 """
 import pytest
 
@@ -22,6 +23,10 @@ def test_level4_both_learn_and_agree(network):
         values = [run["metric"] for run in summary["runs"]]
         assert len(values) == SEEDS
         assert summary["clears_floor"], f"{impl}: {spec.metric} {values} does not clear the floor {spec.floor}"
+    for impl, summary in report["impls"].items():
+        for run in summary["runs"]:
+            traces = run["history"]["train_traces"]
+            assert traces[0] >= 1 and traces == [traces[0]] * len(traces), f"{impl} seed {run['seed']} retraced: {traces}"
     assert report["parity"]["passed"], (
         f"mean {spec.metric} differs by {report['parity']['difference']:+.4f} > {spec.tolerance}"
     )

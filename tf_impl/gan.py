@@ -122,22 +122,18 @@ def train(config, data, *, verbose=1, out_dir=None):
     latents = tf.random.Generator.from_seed(config.seed)  # z for every training step
     train_pipeline = data.train
     train_step = make_train_step(model, d_optimizer, g_optimizer, train_pipeline.element_spec[0], config.latent_dim)
-    generator_sums = {"loss": 0.0, "examples": 0}
 
-    def step(real, _labels):  # the loop tracks the discriminator's loss; the generator's is summed here
-        d_loss, g_loss, batch_size = train_step(real, latents.normal([tf.shape(real)[0], config.latent_dim]))
-        generator_sums["loss"] += g_loss * float(batch_size)
-        generator_sums["examples"] += batch_size
-        return d_loss, batch_size
-
-    def epoch_end():  # no validation: the generator's epoch mean loss, then reset
-        g_loss = float(generator_sums["loss"] / float(generator_sums["examples"]))
-        generator_sums.update(loss=0.0, examples=0)
-        return {"g_loss": g_loss}
+    def step(real, _labels):  # both players' batch losses: the loop averages each over the epoch
+        # The step's body is traced straight into the compiled epoch: called as a nested
+        # tf.function, this two-tape step ran 2x slower (measured, TF 2.21 CPU).
+        z = latents.normal([tf.shape(real)[0], config.latent_dim])
+        d_loss, g_loss, batch_size = train_step.python_function(real, z)
+        return {"loss": d_loss, "g_loss": g_loss}, batch_size
 
     started = time.perf_counter()
     history, epochs_run = loop.run_epochs(
-        epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=epoch_end, verbose=verbose
+        epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=dict,  # no validation
+        names=("loss", "g_loss"), verbose=verbose,
     )
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both

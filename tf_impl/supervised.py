@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import evaluate
-from common.results import RunResult, save_weights
+from common.results import RunResult, save_weights, training_throughput
 from tf_impl import loop, optim
 
 
@@ -130,7 +130,7 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         metrics=metrics,
         history=history,
         train_seconds=seconds,
-        samples_per_second=data.info.n_train * epochs_run / seconds,
+        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
         epochs_run=epochs_run,
         seed=config.seed,
         config=dataclasses.asdict(config),

@@ -10,13 +10,18 @@ import argparse
 import dataclasses
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import types
 
 from common import data as data_module
+from common import devices
 from common import registry
+from common.checkpoints import CheckpointError
 from common.configs import ConfigError
 from common.evaluate import TrainingDiverged
+from common.results import writable_directory
 
 
 
@@ -24,7 +29,8 @@ class OutputError(ValueError):
     """An --out location that cannot be written."""
 
 
-USER_ERRORS = (ConfigError, data_module.DataError, registry.UnknownNetworkError, TrainingDiverged, OutputError)
+USER_ERRORS = (ConfigError, data_module.DataError, registry.UnknownNetworkError, TrainingDiverged, OutputError,
+               devices.DeviceError, CheckpointError)
 IMPLS = ("keras", "tf")
 
 
@@ -78,23 +84,24 @@ def config_from_args(config_class, args):
     return config_class(**overrides)  # __post_init__ validates: ConfigError on a bad value
 
 
-def add_run_flags(parser):
+def add_run_flags(parser, one_run=False):
+    """Flags of a run, not hyperparameters; one_run: also those that only make sense for a single training run."""
+    parser.add_argument("--deterministic", action="store_true",
+                        help="seeded, op-deterministic execution: the same command gives bit-identical metrics")
+    if one_run:
+        parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                            help="save the training state after every epoch; rerunning the command resumes from it")
+        parser.add_argument("--export", default=None, metavar="DIR", help="write the trained model as a SavedModel")
     parser.add_argument("--data-dir", default=None, help="where tfds datasets are prepared (default: ~/tensorflow_datasets)")
     parser.add_argument("--download", action="store_true", help="let tfds download a dataset that is not prepared yet")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    parser.add_argument("--strategy", default="auto", choices=devices.STRATEGIES,
+                        help="tf.distribute strategy for both implementations (default auto: TPU, else GPUs, else CPU)")
 
 
 def prepare_out_dir(path):
     """Create --out now, before minutes of training, and fail at once if it cannot be written."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise OutputError(f"--out {path} exists and is not a directory")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create --out {path}: {error.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise OutputError(f"--out {path} is not writable")
-    return path
+    return writable_directory(path, "--out", OutputError)
 
 
 def network_module(network, impl):
@@ -120,20 +127,77 @@ def load_data(spec, config, data_dir=None, download=False):
 def train_one(network, impl, args):
     """Parse-free core of `train`: config from args, data, training, metrics.json."""
     spec = registry.get(network)
-    config = config_from_args(spec.config_class, args)
+    config = spec.check(config_from_args(spec.config_class, args))
+    if impl == "keras" and args.strategy == "multiworker":
+        raise devices.DeviceError(
+            "Keras 3.15's fit cannot train under MultiWorkerMirroredStrategy (keras-team/keras#20585); "
+            "use --impl tf for multi-worker training"
+        )
+    strategy, where = devices.make_strategy(args.strategy)
     out_dir = prepare_out_dir(args.out or os.path.join("runs", f"{network}-{impl}"))
+    check_export_dir(getattr(args, "export", None))
     data = load_data(spec, config, args.data_dir, args.download)
     module = network_module(network, impl)
     if not args.quiet:
         print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
               f"{data.info.n_test} test examples of shape {data.info.input_shape}, {data.info.num_classes} classes")
-    result = module.train(config, data, verbose=0 if args.quiet else 1, out_dir=out_dir)
+    if not args.quiet:
+        print(f"training on {where}")
+    if args.deterministic:
+        make_deterministic(config.seed)
+    with strategy.scope():  # Keras builds and compiles here; tf_impl creates its variables here
+        result = module.train(config, data, verbose=0 if args.quiet else 1, out_dir=out_dir,
+                              checkpoint_dir=args.checkpoint_dir)
+    if args.export:
+        export(result, impl, data, args.export)
     path = result.write(out_dir)
     others = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items() if name != result.metric)
     print(f"{network} ({impl}): test {result.metric} {result.value:.4f}" + (f" ({others})" if others else "")
           + f", {result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
     print(f"wrote {path}")
     return result
+
+
+def make_deterministic(seed):
+    """Seeded, op-deterministic execution for the rest of the process (both implementations).
+
+    The Keras side also calls keras.utils.set_random_seed(config.seed) in its train
+    functions; data shuffles are seeded (common.data) and tf_impl's randomness comes from
+    seeded tf.random.Generators, so with op determinism a run is bit-for-bit repeatable.
+    """
+    import tensorflow as tf
+
+    tf.random.set_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def check_export_dir(directory):
+    """--export must name a new or empty folder: checked before training, not after."""
+    if directory and os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
+        raise OutputError(f"--export {directory} exists and is not an empty directory")
+
+
+def export(result, impl, data, directory):
+    """--export DIR: the trained model as a SavedModel, by the implementation's own exporter.
+
+    Written next to DIR under a temporary name and renamed into place: never half a SavedModel.
+    """
+    if result.model is None:
+        raise OutputError(f"{result.network} ({impl}) has no single model to export")
+    check_export_dir(directory)
+    exporter = importlib.import_module(f"{impl}_impl.export")
+    shape, dtype = result.model_input
+    parent = os.path.dirname(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        exporter.export(result.model, os.path.join(temporary, "model"), shape, dtype)
+        if os.path.isdir(directory):
+            os.rmdir(directory)  # empty, checked above
+        os.replace(os.path.join(temporary, "model"), directory)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    print(f"exported {directory}")
 
 
 def guarded(run):
@@ -154,7 +218,7 @@ def run_network(network, impl, argv=None):
     spec = registry.get(network)
     parser = Parser(prog=f"python -m {impl}_impl.{network}", description=spec.title)
     add_config_flags(parser, spec.config_class)
-    add_run_flags(parser)
+    add_run_flags(parser, one_run=True)
     parser.add_argument("--out", default=None, help=f"folder for metrics.json (default: runs/{network}-{impl})")
     args = parser.parse_args(argv)
     return guarded(lambda: train_one(network, impl, args))
@@ -191,7 +255,7 @@ def main(argv=None):
     train.add_argument("network", help=", ".join(registry.NETWORKS))
     train.add_argument("--impl", choices=IMPLS, required=True)
     train.add_argument("--out", default=None, help="folder for metrics.json (default: runs/<network>-<impl>)")
-    add_run_flags(train)
+    add_run_flags(train, one_run=True)
 
     compare = commands.add_parser("compare", help="train both implementations over seeds and compare")
     compare.add_argument("network", help=", ".join(registry.NETWORKS))
@@ -199,6 +263,14 @@ def main(argv=None):
     compare.add_argument("--json", default=None, help="report path (default: runs/compare-<network>.json)")
     compare.add_argument("--plot", default=None, help="learning-curve PNG (default: runs/compare-<network>.png)")
     add_run_flags(compare)
+
+    bench = commands.add_parser("bench", help="training throughput of both implementations (samples/s)")
+    bench.add_argument("network", nargs="?", default="all", help="all (default) or one of " + ", ".join(registry.NETWORKS))
+    bench.add_argument("--repeats", type=int, default=3, help="interleaved runs of each implementation (default 3)")
+    bench.add_argument("--epochs", type=int, default=6, help="epochs per run, the first excluded as warm-up (default 6)")
+    bench.add_argument("--json", default=os.path.join("runs", "bench.json"), help="report path (default: runs/bench.json)")
+    bench.add_argument("--plot", default=os.path.join("runs", "bench.png"), help="bar chart (default: runs/bench.png)")
+    bench.add_argument("--quiet", action="store_true", help="no per-run progress")
 
     prepare = commands.add_parser("prepare", help="download and prepare a tfds dataset (needs internet)")
     prepare.add_argument("dataset", choices=data_module.TFDS)
@@ -214,8 +286,14 @@ def main(argv=None):
         return guarded(lambda: print(f"prepared {args.dataset} in {data_module.prepare(args.dataset, args.data_dir)}"))
     if args.command == "train":
         return guarded(lambda: train_one(registry.get(args.network).name, args.impl, args))
+    if args.command == "bench":
+        from common import bench as bench_module
+
+        return guarded(lambda: bench_module.run_from_args(args))
     from common import compare as compare_module
 
+    if args.deterministic:
+        make_deterministic(0)  # each run still sets its own seed
     return guarded(lambda: compare_module.run_from_args(args))
 
 

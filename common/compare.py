@@ -21,7 +21,7 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     spec = registry.get(network)
-    base = spec.config_class(**(overrides or {}))
+    base = spec.check(spec.config_class(**(overrides or {})))
     data = cli.load_data(spec, base, data_dir, download)
     impls = {}
     figures = {}  # generative networks: seed 0's arrays for the sample grid, per implementation

@@ -63,7 +63,7 @@ def make_strategy(name="auto"):
         return tf.distribute.MirroredStrategy([g.name for g in gpus]), f"{len(gpus)} GPUs (MirroredStrategy)"
     if name == "mirrored":
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices), f"{len(devices)} devices (MirroredStrategy: {', '.join(devices)})"
+        return tf.distribute.MirroredStrategy(devices), f"{len(devices)} device(s) (MirroredStrategy: {', '.join(devices)})"
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise DeviceError("--strategy multiworker needs TF_CONFIG describing the cluster and this worker")

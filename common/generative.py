@@ -39,8 +39,13 @@ def figure_arrays(data, *, reconstructions=None, samples=None, codes=None):
 
 
 def result(network, impl, config, data, *, metric, metrics, history, seconds, epochs_run, figures,
-           out_dir=None, weights=None):
-    """The RunResult of a generative run; with out_dir, also weights.npz and latent.png (encoders)."""
+           out_dir=None, weights=None, model=None):
+    """The RunResult of a generative run; with out_dir, also weights.npz and latent.png (encoders).
+
+    model: (the model --export serves, one input's shape): the whole autoencoder (image ->
+    reconstruction), the VAE's decoder (latent vector -> pixel logits) or the GAN's
+    generator (latent vector -> image).
+    """
     if out_dir is not None:
         if weights is not None:
             save_weights(out_dir, weights)
@@ -63,4 +68,6 @@ def result(network, impl, config, data, *, metric, metrics, history, seconds, ep
         seed=config.seed,
         config=dataclasses.asdict(config),
         figures=figures,
+        model=model[0] if model else None,
+        model_input=(tuple(model[1]), "float32") if model else None,
     )

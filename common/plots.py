@@ -123,3 +123,36 @@ def generative_figures(report, figures, plot_path):
         title = f"{report['network']} on {report['dataset']}: test codes, 2-D view (seed 0)"
         paths.append(latent_space(latent, labels, f"{stem}-latent.png", title))
     return paths
+
+
+# --- throughput (twinnets bench) ---
+
+BENCH_COLORS = {**COLORS, "keras-plain": "tab:orange", "keras-io": "tab:gray"}
+
+
+def throughput_bars(report, path):
+    """Median training samples/s per case, one bar per row (keras, tf, and the keras-io references), log scale."""
+    cases = report["cases"]
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.1 * len(cases) + 2), 4.2))
+    labelled = set()
+    for number, case in enumerate(cases):  # each case's bars centred on its tick
+        width = 0.8 / len(case["median"])
+        for index, (row, value) in enumerate(case["median"].items()):
+            position = number + (index - (len(case["median"]) - 1) / 2) * width
+            axis.bar(position, value, width, color=BENCH_COLORS.get(row), label=None if row in labelled else row)
+            labelled.add(row)
+    lowest = min(value for case in cases for value in case["median"].values())
+    axis.set_ylim(bottom=lowest / 3)
+    axis.set_xticks(range(len(cases)))
+    axis.set_xticklabels([f"{case['network']}\n{case['case']}" if case["case"] != "default" else case["network"]
+                          for case in cases], rotation=45, ha="right", fontsize=8)
+    axis.set_yscale("log")
+    axis.set_ylabel("training samples/s (median)")
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8)
+    axis.set_title(f"training throughput, median of {report['repeats']} repeat(s), warm-up epoch excluded")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

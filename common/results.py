@@ -24,10 +24,16 @@ class RunResult:
     # Generative networks: small arrays for the figures (sample grid, latent view), e.g.
     # {"inputs", "reconstructions", "samples", "latent_2d", "labels"}; never written to JSON.
     figures: dict = dataclasses.field(default=None, repr=False)
+    # The trained model, for --export (keras_impl/export.py, tf_impl/export.py): a classifier
+    # or regressor itself, the autoencoder whole (image -> reconstruction), the VAE's decoder and
+    # the GAN's generator (latent vector -> image); model_input = (one input's shape, dtype). Never in JSON.
+    model: object = dataclasses.field(default=None, repr=False)
+    model_input: tuple = dataclasses.field(default=None, repr=False)
 
     def to_dict(self):
-        payload = dataclasses.asdict(self)
-        del payload["figures"]
+        payload = dataclasses.asdict(dataclasses.replace(self, figures=None, model=None))  # asdict deep-copies
+        for name in ("figures", "model", "model_input"):
+            del payload[name]
         return payload
 
     def write(self, out_dir):
@@ -93,3 +99,23 @@ def load_weights(path):
 
     with np.load(path) as archive:
         return [archive[f"arr_{index}"] for index in range(len(archive.files))]
+
+
+def writable_directory(path, flag, error):
+    """Create `path` (given as `flag` on the command line) and prove it can be written, or raise `error`.
+
+    A real write: os.access says yes to root even where a write fails (read-only mounts, chattr +i).
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise error(f"{flag} {path} exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as failure:
+        raise error(f"cannot create {flag} {path}: {failure.strerror}") from None
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".probe-", dir=path)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError:
+        raise error(f"{flag} {path} is not writable") from None
+    return path

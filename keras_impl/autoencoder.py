@@ -21,7 +21,8 @@ import keras
 
 from common import cli, evaluate, generative
 from common.data import DataError, require_image
-from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history, optimizer_from_config
+from common.checkpoints import fingerprint
+from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, resumable_fit
 
 NETWORK = "autoencoder"
 
@@ -83,16 +84,16 @@ def build(config, input_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape)
     as_pairs = lambda x, y: (x, x)  # noqa: E731  (input, target): the image is its own target
-    progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
     stats = EpochStats()
     train_pipeline = data.train.map(as_pairs)
-    fitted = model.fit(train_pipeline, validation_data=data.val.map(as_pairs), epochs=config.epochs,
-                       callbacks=[StopOnNaN(), stats], verbose=progress, **epoch_options(train_pipeline))
+    fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(as_pairs), epochs=config.epochs,
+                           callbacks=[StopOnNaN(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
+                           fingerprint=fingerprint(NETWORK, "keras", config, data))
     seconds = time.perf_counter() - started
     reconstructions = keras.ops.convert_to_numpy(model(data.x_test, training=False))
     codes = keras.ops.convert_to_numpy(model.encoder(data.x_test, training=False))
@@ -106,6 +107,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         figures=generative.figure_arrays(data, reconstructions=reconstructions, codes=codes),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model, data.info.input_shape),  # what --export serves: image -> reconstruction
     )
 
 

@@ -24,7 +24,8 @@ import tensorflow as tf
 from keras import ops
 
 from common import cli, evaluate, generative
-from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history
+from common.checkpoints import fingerprint
+from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, resumable_fit
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -129,16 +130,18 @@ def build(config, image_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape)
     images = lambda x, y: x  # noqa: E731  labels are not used
-    progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
     stats = EpochStats()
     train_pipeline = data.train.map(images)
-    fitted = model.fit(train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN(), stats], verbose=progress,
-                       **epoch_options(train_pipeline))
+    fitted = resumable_fit(model, train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN(), stats], stats=stats,
+                           verbose=verbose, checkpoint_dir=checkpoint_dir,
+                           fingerprint=fingerprint(NETWORK, "keras", config, data),
+                           optimizers=[(model.d_optimizer, model.discriminator.trainable_variables),
+                                       (model.g_optimizer, model.generator.trainable_variables)])
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
     samples = ops.convert_to_numpy(model.generator(z, training=False))
@@ -152,6 +155,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         figures=generative.figure_arrays(data, samples=samples),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model.generator, (config.latent_dim,)),  # what --export serves: latent vector -> image
     )
 
 

@@ -5,17 +5,36 @@ The twin of `tf_impl/supervised.py`, which writes out what these calls do:
 softmax over K logits for more, always from logits; mean squared error for one
 real-valued output, num_classes 1 in common.data), and `fit` runs the epochs.
 """
+import contextlib
 import dataclasses
+import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 import keras
+import numpy as np
 
-from common import evaluate
+from common import checkpoints, evaluate
 from common.evaluate import diverged
 from common.results import RunResult, save_weights, training_throughput
+
+
+@contextlib.contextmanager
+def precision(policy):
+    """Layers built inside use this Keras dtype policy ("mixed_bfloat16": bfloat16 compute, float32 variables).
+
+    The policy is set around the build only, so a later run in the same process starts from float32.
+    Keras losses cast predictions to float32, so the loss is float32 either way.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def optimizer_from_config(config):
@@ -30,7 +49,8 @@ def output_units(num_classes):
 
 def compile_regressor(model, config):
     """Mean squared error of one real-valued output (data.info.task == "regression")."""
-    model.compile(optimizer=optimizer_from_config(config), loss=keras.losses.MeanSquaredError(), jit_compile=False)
+    model.compile(optimizer=optimizer_from_config(config), loss=keras.losses.MeanSquaredError(), jit_compile=False,
+                  steps_per_execution=1)  # explicit, as compile_classifier says why
     return model
 
 
@@ -41,8 +61,12 @@ def compile_classifier(model, config, num_classes):
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    # jit_compile "auto" is off on CPU anyway; say so, to compare like with like.
-    model.compile(optimizer=optimizer_from_config(config), loss=loss, metrics=[accuracy], jit_compile=False)
+    # Explicit, to compare like with like (twinnets bench): jit_compile "auto" is off on CPU anyway, and
+    # tf_impl uses no XLA either; steps_per_execution=1 is fit's default, one host call and one round of
+    # callbacks per step (StopOnNaN names the bad step), the fit path as users run it. tf_impl's loop
+    # compiles a whole epoch into one call instead: that difference is what the bench measures.
+    model.compile(optimizer=optimizer_from_config(config), loss=loss, metrics=[accuracy], jit_compile=False,
+                  steps_per_execution=1)
     return model
 
 
@@ -121,21 +145,159 @@ class StopOnNaN(keras.callbacks.Callback):
             raise diverged(loss, batch + 1, epoch + 1)
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
-    keras.utils.set_random_seed(config.seed)
-    model = build(config, data.info.input_shape, data.info.num_classes)
-    stats = EpochStats()
-    callbacks = [StopOnNaN(), stats]
-    if early_stopping_patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True)
-        )
+class Checkpoints(keras.callbacks.Callback):
+    """--checkpoint-dir for fit: the whole training state after every finite epoch, and a resume from it.
+
+    keras.callbacks.BackupAndRestore keeps the weights, the optimizer and the epoch, but
+    not what a resume must reproduce as well: the layers' seed generators (dropout masks,
+    a GAN's latents), early stopping's best/wait/best weights, and the history so far.
+    This saves all of it as one .npz, written under a temporary name and renamed over the
+    previous one (atomic: a crash during a save leaves the previous state whole), with
+    common.checkpoints' fingerprint next to it. The data order, as in tf_impl/loop.py:
+    each epoch draws the pipeline's next shuffle pass, so a resume makes and drops one
+    iterator per finished epoch. Put it after StopOnNaN (a NaN epoch is never saved),
+    EpochStats and EarlyStopping in the callback list.
+    """
+
+    FILE = "keras_state.npz"
+
+    def __init__(self, directory, fingerprint, optimizers, stats, early_stopping=None):
+        super().__init__()
+        checkpoints.claim(directory, fingerprint)
+        self.path = os.path.join(directory, self.FILE)
+        self.optimizers, self.stats, self.early_stopping = optimizers, stats, early_stopping
+        self.history, self.epochs_done, self.stopped, self.early_stopping_state = {}, 0, False, None
+
+    def state_variables(self):
+        """Every variable a resume needs, in a fixed order: the model's, its layers' seed generator
+        states (not in model.variables for nested layers such as Dropout; found through Keras 3's
+        private _flatten_layers), then each optimizer's (iterations, learning rate, slots)."""
+        found, seen = [], set()
+        layers = self.model._flatten_layers(include_self=True, recursive=True)
+        candidates = list(self.model.variables) + [generator.state for layer in layers
+                                                   for generator in getattr(layer, "_seed_generators", [])]
+        candidates += [variable for optimizer, _ in self.optimizers for variable in optimizer.variables]
+        for variable in candidates:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                found.append(variable)
+        return found
+
+    def restore(self, model, pipeline):
+        """Load the latest state into `model` (before fit); returns fit's initial_epoch."""
+        self.set_model(model)
+        for optimizer, variables in self.optimizers:
+            if not optimizer.built:
+                optimizer.build(variables)
+        directory = os.path.dirname(self.path)
+        for name in os.listdir(directory):  # what a save interrupted by a crash left behind
+            if name.startswith(".tmp-") and name.endswith(".npz"):
+                os.unlink(os.path.join(directory, name))
+        if not os.path.exists(self.path):
+            return 0
+        try:
+            with np.load(self.path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                arrays = [archive[f"arr_{index}"] for index in range(meta["variables"])]
+                best = [archive[f"best_{index}"] for index in range(meta["best_weights"])]
+        except (OSError, ValueError, KeyError) as error:
+            raise checkpoints.CheckpointError(f"{self.path} is unreadable ({type(error).__name__}); "
+                                              "use another --checkpoint-dir") from None
+        variables = self.state_variables()
+        if [tuple(v.shape) for v in variables] != [tuple(a.shape) for a in arrays]:
+            raise checkpoints.CheckpointError(f"{self.path} does not match this model; use another --checkpoint-dir")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+        self.history, self.epochs_done, self.stopped = meta["history"], meta["epochs_done"], meta["stopped"]
+        self.stats.history = meta["stats"]
+        self.early_stopping_state = meta["early_stopping"]
+        if self.early_stopping_state is not None:
+            self.early_stopping_state["best_weights"] = best or None
+        for _ in range(self.epochs_done):  # skip the finished epochs' shuffle passes
+            iter(pipeline)
+        return self.epochs_done
+
+    def on_train_begin(self, logs=None):  # after EarlyStopping's own reset
+        if self.early_stopping is not None and self.early_stopping_state is not None:
+            for name, value in self.early_stopping_state.items():
+                setattr(self.early_stopping, name, value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        self.epochs_done = epoch + 1
+        self.stopped = bool(self.model.stop_training)
+        self.save()
+
+    def save(self):
+        early = None
+        best = []
+        if self.early_stopping is not None:
+            stopper = self.early_stopping
+            early = {"wait": stopper.wait, "stopped_epoch": stopper.stopped_epoch, "best": stopper.best,
+                     "best_epoch": stopper.best_epoch}
+            best = list(stopper.best_weights or [])
+        variables = [np.asarray(v.numpy()) for v in self.state_variables()]
+        meta = {"history": self.history, "epochs_done": self.epochs_done, "stopped": self.stopped,
+                "stats": self.stats.history, "early_stopping": early, "variables": len(variables),
+                "best_weights": len(best)}
+        arrays = {f"arr_{index}": array for index, array in enumerate(variables)}
+        arrays.update({f"best_{index}": np.asarray(array) for index, array in enumerate(best)})
+        directory = os.path.dirname(self.path)
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, meta=np.array(json.dumps(meta)), **arrays)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+
+
+def resumable_fit(model, pipeline, *, epochs, callbacks, stats, verbose, checkpoint_dir=None, fingerprint=None,
+                  optimizers=None, early_stopping=None, **fit_arguments):
+    """model.fit(pipeline) for `epochs`, resumed from and saved to checkpoint_dir when one is given.
+
+    optimizers: [(optimizer, the variables it updates)] (default: the compiled model's);
+    the returned History holds every epoch's values, the resumed ones included.
+    """
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+    checkpoint, initial_epoch = None, 0
+    if checkpoint_dir is not None:
+        optimizers = optimizers or [(model.optimizer, model.trainable_variables)]
+        checkpoint = Checkpoints(checkpoint_dir, fingerprint, optimizers, stats, early_stopping)
+        initial_epoch = checkpoint.restore(model, pipeline)
+        if checkpoint.stopped:  # early stopping had ended the run
+            initial_epoch = epochs
+        if initial_epoch and verbose:
+            print(f"resuming after epoch {checkpoint.epochs_done} from {checkpoint.path}", flush=True)
+        callbacks = list(callbacks) + [checkpoint]
+    fitted = model.fit(pipeline, epochs=max(epochs, initial_epoch), initial_epoch=initial_epoch, callbacks=callbacks,
+                       verbose=progress, **fit_arguments, **epoch_options(pipeline))
+    if checkpoint is not None:
+        fitted.history = checkpoint.history  # every epoch, the restored ones first
+    return fitted
+
+
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None):
+    keras.utils.set_random_seed(config.seed)
+    with precision(config.precision):
+        model = build(config, data.info.input_shape, data.info.num_classes)
+    stats = EpochStats()
+    callbacks, stopper = [StopOnNaN(), stats], None
+    if early_stopping_patience is not None:
+        stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience,
+                                                restore_best_weights=True)
+        callbacks.append(stopper)
     started = time.perf_counter()
     train_pipeline = data.train
-    fitted = model.fit(
-        train_pipeline, validation_data=data.val, epochs=config.epochs, callbacks=callbacks, verbose=progress,
-        **epoch_options(train_pipeline),
+    fitted = resumable_fit(
+        model, train_pipeline, validation_data=data.val, epochs=config.epochs, callbacks=callbacks, stats=stats,
+        verbose=verbose, checkpoint_dir=checkpoint_dir, early_stopping=stopper,
+        fingerprint=checkpoints.fingerprint(network, "keras", config, data),
     )
     seconds = time.perf_counter() - started
     epochs_run = len(fitted.history["loss"])
@@ -160,4 +322,6 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         epochs_run=epochs_run,
         seed=config.seed,
         config=dataclasses.asdict(config),
+        model=model,
+        model_input=(data.info.input_shape, "int32" if data.info.kind == "tokens" else "float32"),
     )

@@ -22,7 +22,7 @@ import time
 
 import keras
 
-from common import cli, evaluate
+from common import checkpoints, cli, evaluate
 from common import transfer as shared
 from common.data import DataError, few_shot
 from common.results import save_weights
@@ -62,12 +62,13 @@ def set_phase(model, config, phase):
     return supervised.compile_classifier(model, phase_config, 2 if units == 1 else units)
 
 
-def fit(model, data, epochs, verbose):
-    progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+def fit(model, data, epochs, verbose, checkpoint=(None, None)):
+    """checkpoint: (folder, fingerprint) of this phase's state, or (None, None)."""
     train_pipeline = data.train
     stats = supervised.EpochStats()
-    fitted = model.fit(train_pipeline, validation_data=data.val, epochs=epochs, callbacks=[supervised.StopOnNaN(), stats],
-                       verbose=progress, **supervised.epoch_options(train_pipeline))
+    fitted = supervised.resumable_fit(model, train_pipeline, validation_data=data.val, epochs=epochs,
+                                      callbacks=[supervised.StopOnNaN(), stats], stats=stats, verbose=verbose,
+                                      checkpoint_dir=checkpoint[0], fingerprint=checkpoint[1])
     return supervised.keras_history(fitted, stats)
 
 
@@ -105,10 +106,10 @@ def _h5_base_shapes(path):
         raise DataError(f"base checkpoint {path}: not a readable Keras weights file ({error})") from None
 
 
-def pretrain(config, source, verbose):
+def pretrain(config, source, verbose, checkpoint=(None, None)):
     """A cnn trained on the source task; returns its base layers, source test metrics and history."""
     model, base_layers, _ = cnn_layers(config, source.info.input_shape, source.info.num_classes)
-    history = fit(model, source, config.epochs, verbose)
+    history = fit(model, source, config.epochs, verbose, checkpoint)
     return base_layers, score(model, source), history
 
 
@@ -121,17 +122,23 @@ def source_task(data):
     return dataclasses.replace(data.source, seed=data.seed)  # shuffled with this run's seed
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes
     started = time.perf_counter()
     metrics, history, examples = {}, {}, 0
+
+    def checkpoint_of(phase):  # one sub-folder of --checkpoint-dir per phase: (folder, fingerprint)
+        if checkpoint_dir is None:
+            return None, None
+        return checkpoints.part(checkpoint_dir, checkpoints.fingerprint(NETWORK, "keras", config, data), phase)
+
     if config.base_checkpoint:
         base_layers = load_base(config, config.base_checkpoint, shape)
     else:
         source = source_task(data)
-        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose)
+        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of("pretrain"))
         metrics["source_accuracy"] = source_metrics["accuracy"]
         history["pretrain_loss"] = history_of_source["loss"]
         examples += source.info.n_train * config.epochs
@@ -140,15 +147,18 @@ def train(config, data, *, verbose=1, out_dir=None):
     runs = {}
     for phase, model_of_phase in (("feature_extraction", model), ("fine_tuning", model),
                                   ("scratch", build(config, shape, classes))):
-        runs[phase] = fit(set_phase(model_of_phase, config, phase), target, config.epochs_of(phase), verbose)
+        runs[phase] = fit(set_phase(model_of_phase, config, phase), target, config.epochs_of(phase), verbose,
+                          checkpoint_of(phase))
         metrics[f"{phase}_accuracy"] = score(model_of_phase, target)["accuracy"]
         examples += target.info.n_train * config.epochs_of(phase)
     seconds = time.perf_counter() - started
     if out_dir is not None:
         save_weights(out_dir, model.get_weights())
         model.save_weights(f"{out_dir}/{shared.NATIVE['keras']}")
-    return shared.result("keras", config, data, metrics=metrics, runs=runs, history=history, seconds=seconds,
-                         examples=examples)
+    result = shared.result("keras", config, data, metrics=metrics, runs=runs, history=history, seconds=seconds,
+                           examples=examples)
+    result.model, result.model_input = model, (shape, "float32")  # --export: the transferred classifier
+    return result
 
 
 def main(argv=None):

@@ -25,7 +25,8 @@ import tensorflow as tf
 from keras import ops
 
 from common import cli, evaluate, generative
-from keras_impl.supervised import EpochStats, StopOnNaN, epoch_options, keras_history, optimizer_from_config
+from common.checkpoints import fingerprint
+from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, resumable_fit
 
 NETWORK = "vae"
 
@@ -121,16 +122,16 @@ def build(config, input_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape)
     images = lambda x, y: x  # noqa: E731  labels only colour the latent plot
-    progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
     stats = EpochStats()
     train_pipeline = data.train.map(images)
-    fitted = model.fit(train_pipeline, validation_data=data.val.map(images), epochs=config.epochs,
-                       callbacks=[StopOnNaN(), stats], verbose=progress, **epoch_options(train_pipeline))
+    fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(images), epochs=config.epochs,
+                           callbacks=[StopOnNaN(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
+                           fingerprint=fingerprint(NETWORK, "keras", config, data))
     seconds = time.perf_counter() - started
 
     def encode(x):
@@ -154,6 +155,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         ),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model.decoder, (config.latent_dim,)),  # what --export serves: latent vector -> pixel logits
     )
 
 

@@ -169,3 +169,114 @@ def test_a_real_process_reports_bad_input_without_traceback(cli):
     done = cli("-m", "common.cli", "train", "cnn", "--impl", "tf", "--epochs", "-1")
     assert done.returncode == 2
     assert done.stderr.strip() == "twinnets: error: epochs must be at least 1, got -1"
+
+
+# --- bad input, systematically: every network of the registry x every case ---
+
+from common import registry  # noqa: E402
+
+
+def _npz(tmp, name, **changes):
+    """A small valid image .npz (8x8 digits-like), with some arrays replaced."""
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.uniform(size=(40, 8, 8)).astype(np.float32), "y_train": np.arange(40) % 3,
+              "x_test": rng.uniform(size=(12, 8, 8)).astype(np.float32), "y_test": np.arange(12) % 3}
+    arrays.update(changes)
+    path = tmp / name
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def truncated_npz(tmp):
+    path = _npz(tmp, "whole.npz")
+    content = open(path, "rb").read()
+    cut = tmp / "truncated.npz"
+    cut.write_bytes(content[: len(content) // 2])  # a download or copy that stopped half way
+    return str(cut)
+
+
+def nan_npz(tmp):
+    x = np.random.default_rng(0).uniform(size=(40, 8, 8)).astype(np.float32)
+    x[3, 4, 5] = np.nan
+    return _npz(tmp, "nan.npz", x_train=x)
+
+
+EVERY_NETWORK_CASES = {
+    # case: (extra argv given the tmp folder, a piece of the one-line message)
+    "epochs of the wrong type": (lambda tmp: ["--epochs", "2.5"], "invalid int value: '2.5'"),
+    "learning rate of the wrong type": (lambda tmp: ["--learning-rate", "fast"], "invalid float value: 'fast'"),
+    "negative batch size": (lambda tmp: ["--batch-size", "-4"], "batch-size must be at least 1"),
+    "zero batch size": (lambda tmp: ["--batch-size", "0"], "batch-size must be at least 1"),
+    "zero epochs": (lambda tmp: ["--epochs", "0"], "epochs must be at least 1"),
+    "negative learning rate": (lambda tmp: ["--learning-rate", "-0.1"], "learning-rate must be positive"),
+    "unknown dataset": (lambda tmp: ["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    "unknown optimizer": (lambda tmp: ["--optimizer", "rmsprop"], "optimizer must be 'adam' or 'sgd'"),
+    "truncated npz": (lambda tmp: ["--dataset", truncated_npz(tmp)], "not a readable .npz file"),
+    "npz with NaN": (lambda tmp: ["--dataset", nan_npz(tmp)], "contains NaN or infinite values"),
+    "negative labels": (lambda tmp: ["--dataset", _npz(tmp, "neg.npz", y_test=np.arange(12) % 3 - 1)],
+                        "negative labels"),
+    "fractional labels": (lambda tmp: ["--dataset", _npz(tmp, "frac.npz", y_train=(np.arange(40) % 3) + 0.5)],
+                          "must hold integer class labels"),
+    "images of the wrong rank": (lambda tmp: ["--dataset", _npz(tmp, "rank5.npz", x_train=np.zeros((40, 2, 2, 2, 2)))],
+                                 "expected (N, features), (N, H, W) or (N, H, W, C)"),
+    "empty dataset": (lambda tmp: ["--dataset", _npz(tmp, "empty.npz", x_train=np.zeros((0, 8, 8)),
+                                                     y_train=np.zeros((0,), int))], "is empty"),
+    "out that is a file": ("out-file", "exists and is not a directory"),
+    "read-only out": ("out-read-only", "is not writable"),
+}
+
+
+def _unwritable_folder(path):
+    """A folder that even this user cannot write into; returns how to undo it (None: not possible here)."""
+    import shutil
+    import subprocess
+
+    path.mkdir()
+    if os.geteuid() != 0:
+        path.chmod(0o500)
+        return lambda: path.chmod(0o700)
+    # root ignores permission bits: make the folder immutable instead, where the file system allows it
+    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+        return lambda: subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    return None
+
+
+@pytest.mark.parametrize("case", list(EVERY_NETWORK_CASES))
+@pytest.mark.parametrize("network", list(registry.NETWORKS))
+def test_every_network_refuses_bad_input(capsys, tmp_path, network, case):
+    make, message = EVERY_NETWORK_CASES[case]
+    out_dir, undo = tmp_path / "out", None
+    if make == "out-file":
+        out_dir.write_text("keep me")
+        extra = []
+    elif make == "out-read-only":
+        undo = _unwritable_folder(out_dir)
+        if undo is None:
+            pytest.skip("running as root on a file system without chattr +i: no folder is unwritable here")
+        extra = []
+    else:
+        extra = make(tmp_path)
+    impl = ("keras", "tf")[list(EVERY_NETWORK_CASES).index(case) % 2]  # both share this path; alternate to cover both
+    try:
+        code, _, err = run_main(capsys, ["train", network, "--impl", impl, "--epochs", "1", *extra, "--out", str(out_dir)])
+    finally:
+        if undo is not None:
+            undo()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+    if out_dir.is_dir():
+        assert list(out_dir.iterdir()) == [], "nothing half-written in --out"
+    elif out_dir.exists():
+        assert out_dir.read_text() == "keep me"
+
+
+def test_bad_npz_in_a_real_process_has_no_traceback(cli, tmp_path):
+    out = tmp_path / "out"
+    done = cli("-m", "keras_impl.gan", "--dataset", truncated_npz(tmp_path), "--out", str(out))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twinnets: error: ") and "not a readable .npz file" in lines[0]
+    assert not out.exists() or list(out.iterdir()) == []

@@ -49,3 +49,66 @@ def test_strategy_choice_on_this_machine():
 def test_gpu_strategy_has_replicas():
     strategy, _ = devices.make_strategy("gpu")
     assert strategy.num_replicas_in_sync >= 1
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_multiworker_on_two_processes_matches_one_process(tmp_path):
+    """MultiWorkerMirroredStrategy across two worker processes on 127.0.0.1 (TF_CONFIG each) trains
+    tf_impl's cnn and autoencoder as one process does on the same global batches (and there, Keras
+    agrees with tf_impl). keras_impl cannot run multi-worker in Keras 3.15: see multiworker_worker.py."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from conftest import REPO
+
+    worker = os.path.join(os.path.dirname(__file__), "multiworker_worker.py")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop("TF_CONFIG", None)
+    reference = tmp_path / "single.json"
+    subprocess.run([sys.executable, worker, str(reference), "single"], env=env, check=True, timeout=300,
+                   capture_output=True)
+    cluster_out = tmp_path / "cluster.json"
+    ports = [str(port) for port in free_ports(2)]
+    workers = [subprocess.Popen([sys.executable, worker, str(cluster_out), str(index), *ports], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in (0, 1)]
+    try:
+        for process in workers:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-3000:]
+    finally:
+        for process in workers:  # never leave a worker behind, whatever failed
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    single = json.loads(reference.read_text())
+    cluster = json.loads(cluster_out.read_text())
+    assert (single["replicas"], cluster["replicas"]) == (1, 2)
+    for network in ("cnn", "autoencoder"):
+        np.testing.assert_allclose(cluster[network]["tf"]["losses"], single[network]["tf"]["losses"], atol=TOLERANCE)
+        for ours, reference_weight in zip(cluster[network]["tf"]["weights"], single[network]["tf"]["weights"]):
+            np.testing.assert_allclose(ours, reference_weight, atol=TOLERANCE, err_msg=network)
+        gap = max(np.abs(np.array(a) - np.array(b)).max()
+                    for a, b in zip(single[network]["tf"]["weights"], single[network]["keras"]["weights"]))
+        assert gap <= TOLERANCE, f"{network}: tf and keras disagree after the same steps ({gap})"
+
+
+def test_keras_refuses_multiworker_with_a_reason(capsys):
+    from common import cli
+
+    code = cli.main(["train", "mlp", "--impl", "keras", "--strategy", "multiworker", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "keras-team/keras#20585" in err and len(err.strip().splitlines()) == 1

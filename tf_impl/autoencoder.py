@@ -82,19 +82,33 @@ def build(config, input_shape):
     return Autoencoder(build_encoder(config, input_shape, rng), build_decoder(config, input_shape, rng))
 
 
+def per_example_loss(model, x, training):
+    """Mean squared error over the pixels of each image: shape (batch,)."""
+    squared = tf.square(x - model(x, training=training))
+    return tf.reduce_mean(tf.reshape(squared, [tf.shape(x)[0], -1]), axis=1)  # (batch, H, W, C) -> (batch, H*W*C)
+
+
 def loss_fn(model, x, training):
-    """Mean squared error over every pixel of the batch."""
-    return tf.reduce_mean(tf.square(x - model(x, training=training)))
+    """Mean squared error over every pixel of the batch (all images have as many pixels)."""
+    return tf.reduce_mean(per_example_loss(model, x, training))
 
 
-def make_train_step(model, optimizer, image_spec):
-    @tf.function(input_signature=[image_spec])  # batch dimension None: one trace, last batch included
-    def train_step(x):
+def make_train_step(model, optimizer, image_spec, strategy=None):
+    """The compiled step; under a tf.distribute strategy each replica averages over the global batch."""
+    strategy = strategy or tf.distribute.get_strategy()
+
+    def replica_step(x):
         with tf.GradientTape() as tape:
-            loss = loss_fn(model, x, training=True)
+            loss = tf.nn.compute_average_loss(per_example_loss(model, x, training=True))
         gradients = tape.gradient(loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
         return loss, tf.shape(x)[0]
+
+    @tf.function(input_signature=[image_spec])  # batch dimension None: one trace, last batch included
+    def train_step(x):
+        loss, batch_size = strategy.run(replica_step, args=(x,))
+        total = tf.distribute.ReduceOp.SUM
+        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, batch_size, axis=None)
 
     return train_step
 
@@ -104,13 +118,15 @@ def batched(function, x, batch_size=256):
     return np.concatenate([function(x[start:start + batch_size]).numpy() for start in range(0, len(x), batch_size)])
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
-    model = build(config, data.info.input_shape)
-    optimizer = optim.from_config(config)
-    optimizer.build(model.trainable_weights)
-    train_pipeline = data.train
-    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0])
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build(config, data.info.input_shape)
+        optimizer = optim.from_config(config)
+        optimizer.build(model.trainable_weights)
+    train_pipeline = strategy.experimental_distribute_dataset(data.train)  # per-replica batches, reshuffled per pass
+    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], strategy)
     image_spec = tf.TensorSpec([None, *data.info.input_shape], tf.float32)  # any batch size, one trace
     reconstruct = tf.function(lambda x: model(x, training=False), input_signature=[image_spec])
     encode = tf.function(lambda x: model.encoder(x, training=False), input_signature=[image_spec])
@@ -125,6 +141,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         train_batches=lambda: train_pipeline,
         validate=validate,
         verbose=verbose,
+        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
     )
     seconds = time.perf_counter() - started
     reconstructions = batched(reconstruct, data.x_test)
@@ -139,6 +156,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         figures=generative.figure_arrays(data, reconstructions=reconstructions, codes=codes),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model, data.info.input_shape),  # what --export serves: image -> reconstruction
     )
 
 

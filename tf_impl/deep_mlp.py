@@ -31,8 +31,9 @@ def build(config, input_shape, num_classes):
     return layers.Sequential(stack, name=NETWORK)
 
 
-def train(config, data, *, verbose=1, out_dir=None):
-    return supervised.train(NETWORK, build, config, data, early_stopping_patience=config.patience, verbose=verbose, out_dir=out_dir)
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+    return supervised.train(NETWORK, build, config, data, early_stopping_patience=config.patience, verbose=verbose, out_dir=out_dir,
+                            checkpoint_dir=checkpoint_dir)
 
 
 def main(argv=None):

@@ -113,7 +113,7 @@ def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim):
     return train_step
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     model = build(config, data.info.input_shape)
     d_optimizer, g_optimizer = optimizer(config), optimizer(config)
@@ -134,6 +134,8 @@ def train(config, data, *, verbose=1, out_dir=None):
     history, epochs_run = loop.run_epochs(
         epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=dict,  # no validation
         names=("loss", "g_loss"), verbose=verbose,
+        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, d_optimizer=d_optimizer.state(),
+                                      g_optimizer=g_optimizer.state(), latents=latents),
     )
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
@@ -148,6 +150,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         figures=generative.figure_arrays(data, samples=samples),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model.generator, (config.latent_dim,)),  # what --export serves: latent vector -> image
     )
 
 

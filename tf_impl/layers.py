@@ -10,6 +10,8 @@ Initial values come from a numpy Generator (`rng`): deterministic for a seed, an
 arrays, so variables can be created under any tf.distribute strategy's scope.
 Defaults follow Keras: Glorot-uniform kernels, zero biases.
 """
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -28,6 +30,19 @@ def glorot_uniform(rng, shape, fan_in, fan_out):
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
+_COMPUTE_DTYPES = [tf.float32]  # innermost precision() context last
+
+
+@contextlib.contextmanager
+def precision(policy):
+    """Layers built inside compute in bfloat16 for "mixed_bfloat16" (variables stay float32), like a Keras dtype policy."""
+    _COMPUTE_DTYPES.append({"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}[policy])
+    try:
+        yield
+    finally:
+        _COMPUTE_DTYPES.pop()
+
+
 class Layer(tf.Module):
     """Base: `weights` in Keras order; no trainable state unless a subclass adds it."""
 
@@ -35,6 +50,7 @@ class Layer(tf.Module):
         super().__init__(name=name)
         self.trainable_weights = []
         self.non_trainable_weights = []
+        self.compute_dtype = _COMPUTE_DTYPES[-1]  # variables are float32; Dense and Conv2D compute in this
 
     @property
     def weights(self):
@@ -56,7 +72,8 @@ class Dense(Layer):
         self.trainable_weights = [self.kernel, self.bias]
 
     def __call__(self, x, training=False):
-        return self.activation(tf.matmul(x, self.kernel) + self.bias)
+        dtype = self.compute_dtype  # float32, or bfloat16 under mixed precision (casts are free for float32)
+        return self.activation(tf.matmul(tf.cast(x, dtype), tf.cast(self.kernel, dtype)) + tf.cast(self.bias, dtype))
 
     def regularization_loss(self):
         # keras.regularizers.L2: l2 * sum(w ** 2), kernel only
@@ -79,8 +96,9 @@ class Conv2D(Layer):
         self.trainable_weights = [self.kernel, self.bias]
 
     def __call__(self, x, training=False):
-        y = tf.nn.conv2d(x, self.kernel, strides=1, padding=self.padding)
-        return self.activation(tf.nn.bias_add(y, self.bias))
+        dtype = self.compute_dtype
+        y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(self.kernel, dtype), strides=1, padding=self.padding)
+        return self.activation(tf.nn.bias_add(y, tf.cast(self.bias, dtype)))
 
 
 class MaxPool2D(Layer):

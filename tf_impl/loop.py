@@ -13,15 +13,64 @@ module runs it over the epochs:
 - validation after every epoch, early stopping, one progress line per epoch;
 - per epoch, what a benchmark needs: the seconds of the training pass alone
   ("epoch_seconds") and how often the epoch function has been traced so far
-  ("train_traces": [1, 1, ...] means it was never retraced).
+  ("train_traces": [1, 1, ...] means it was never retraced);
+- with a Checkpoint, the training state after every finite epoch, and a resume from it.
 """
+import json
 import math
 import sys
 import time
 
 import tensorflow as tf
 
+from common import checkpoints
 from common.evaluate import diverged
+
+
+class Checkpoint:
+    """What must survive a crash, saved after every finite epoch; a rerun resumes from the latest save.
+
+    `objects` are what a tf.train.Checkpoint tracks: the model (its layers' tf.random.Generators
+    come with it), each optimizer's `state()`, the step's own generators. run_epochs adds the
+    epoch count, the history and the early-stopping state (as one JSON string variable, so they
+    are saved in the same file as the weights they belong to) and the best weights.
+    The data order needs no state: each epoch draws the pipeline's next shuffle pass, and a
+    resume skips the finished passes by making and dropping one iterator each (a seeded
+    `reshuffle_each_iteration` shuffle advances per iterator).
+    Saves are atomic: TensorFlow writes the new files under temporary names and then
+    rewrites the `checkpoint` index in one rename, so a crash during a save leaves the
+    previous checkpoint (max_to_keep=2) the latest. `fingerprint` (common.checkpoints) is
+    checked before anything is read: another network's or config's state is refused.
+    """
+
+    def __init__(self, directory, fingerprint, **objects):
+        checkpoints.claim(directory, fingerprint)
+        self.directory = directory
+        self.bookkeeping = tf.Variable("", dtype=tf.string, trainable=False)  # JSON: epochs done, history, ...
+        self.checkpoint = tf.train.Checkpoint(bookkeeping=self.bookkeeping, **objects)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=2)
+
+    def track_best_weights(self, early_stopping):
+        """Variables that hold early stopping's best weights, so that they are saved and restored too."""
+        self.best_weights = [tf.Variable(w, trainable=False) for w in early_stopping.get_weights()]
+        self.checkpoint.early_stopping_best_weights = self.best_weights
+
+    def restore(self):
+        """The bookkeeping dict of the latest save (variables restored), or None when there is none."""
+        path = self.manager.latest_checkpoint
+        if path is None:
+            return None
+        try:
+            self.checkpoint.read(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as error:
+            raise checkpoints.CheckpointError(
+                f"{path} does not match this model ({type(error).__name__}); use another --checkpoint-dir"
+            ) from None
+        return json.loads(self.bookkeeping.numpy().decode())
+
+    def save(self, state, epoch):
+        self.bookkeeping.assign(json.dumps(state))
+        self.manager.save(checkpoint_number=epoch)
 
 
 class EarlyStopping:
@@ -101,21 +150,35 @@ def steps_of(batches):
     return count
 
 
-def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), early_stopping=None, verbose=1):
-    """Train for `epochs` passes, or until early stopping.
+def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), early_stopping=None, verbose=1,
+               checkpoint=None):
+    """Train for `epochs` passes, or until early stopping; with a Checkpoint, resume and save every epoch.
 
     train_step(x, y) -> (values, batch_size), see make_train_epoch; compiled or not, it is
     traced into the epoch.
     train_batches() -> the (x, y) pipeline, reshuffled on each pass (the same object every
     epoch, so the epoch is traced once).
     validate() -> dict of validation metrics ("val_loss", ...).
+    checkpoint: a Checkpoint, or None.
     Returns (history, epochs_run).
     """
     train_epoch = make_train_epoch(train_step, names)
     history = {name: [] for name in names}
     history.update(epoch_seconds=[], train_traces=[])
-    epochs_run = 0
-    for epoch in range(epochs):
+    epochs_run, stopped = 0, False
+    if checkpoint is not None:
+        if early_stopping is not None:
+            checkpoint.track_best_weights(early_stopping)
+        state = checkpoint.restore()
+        if state is not None:
+            history, epochs_run, stopped = state["history"], state["epochs_done"], state["stopped"]
+            if early_stopping is not None:
+                _set_early_stopping_state(early_stopping, state["early_stopping"], checkpoint.best_weights)
+            for _ in range(epochs_run):  # skip the finished epochs' shuffle passes
+                iter(train_batches())
+            if verbose:
+                print(f"resuming after epoch {epochs_run} from {checkpoint.manager.latest_checkpoint}", flush=True)
+    for epoch in range(epochs_run, 0 if stopped else epochs):
         started = time.perf_counter()
         batches = train_batches()
         sums, examples, first_bad_step = train_epoch(iter(batches), tf.constant(steps_of(batches)))
@@ -132,7 +195,10 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
         if verbose:
             logs = " - ".join(f"{name}: {values[-1]:.4f}" for name, values in history.items() if name not in BOOKKEEPING)
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - {logs}", file=sys.stdout, flush=True)
-        if early_stopping is not None and early_stopping.should_stop(epoch, history["val_loss"][-1]):
+        stopped = early_stopping is not None and early_stopping.should_stop(epoch, history["val_loss"][-1])
+        if checkpoint is not None:
+            _save(checkpoint, history, epochs_run, stopped, early_stopping)
+        if stopped:
             if verbose:
                 print(f"Epoch {epoch + 1}: early stopping", flush=True)
             break
@@ -141,5 +207,34 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
     return history, epochs_run
 
 
+def _save(checkpoint, history, epochs_done, stopped, early_stopping):
+    state = {"history": history, "epochs_done": epochs_done, "stopped": bool(stopped), "early_stopping": None}
+    if early_stopping is not None:
+        state["early_stopping"] = {"best": early_stopping.best, "best_epoch": early_stopping.best_epoch,
+                                   "wait": early_stopping.wait, "has_best": early_stopping.best_weights is not None}
+        if early_stopping.best_weights is not None:
+            for variable, value in zip(checkpoint.best_weights, early_stopping.best_weights):
+                variable.assign(value)
+    checkpoint.save(state, epochs_done)
+
+
+def _set_early_stopping_state(early_stopping, state, best_weights):
+    early_stopping.best, early_stopping.best_epoch, early_stopping.wait = state["best"], state["best_epoch"], state["wait"]
+    early_stopping.best_weights = [v.numpy() for v in best_weights] if state["has_best"] else None
+
+
 def _first_nonfinite(means):
     return next((value for value in means.values() if not math.isfinite(value)), "nan")
+
+
+def checkpoint_of(directory, network, config, data, part=None, **objects):
+    """A Checkpoint of `objects` in `directory` (in its sub-folder `part`), fingerprinted for this run.
+
+    None without a directory.
+    """
+    if directory is None:
+        return None
+    expected = checkpoints.fingerprint(network, "tf", config, data)
+    if part is not None:
+        directory, expected = checkpoints.part(directory, expected, part)
+    return Checkpoint(directory, expected, **objects)

@@ -29,8 +29,9 @@ def build(config, input_shape, num_classes):
     )
 
 
-def train(config, data, *, verbose=1, out_dir=None):
-    return supervised.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir)
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+    return supervised.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir,
+                            checkpoint_dir=checkpoint_dir)
 
 
 def main(argv=None):

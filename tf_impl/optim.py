@@ -44,6 +44,15 @@ class Optimizer(tf.Module):
                 for name in self.slot_names()
             }
 
+    def state(self):
+        """What a checkpoint must keep (tf_impl/loop.py Checkpoint): learning rate, step count, every slot.
+
+        The slots live in a dict keyed by variable references, which tf.train.Checkpoint cannot
+        track; this lists them in build order, the same order in every run of the same model.
+        """
+        slots = [slot for per_variable in self._slots.values() for slot in per_variable.values()]
+        return tf.train.Checkpoint(learning_rate=self.learning_rate, iterations=self.iterations, slots=slots)
+
     def apply(self, gradients, variables):
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:

@@ -59,10 +59,11 @@ def build(network, cell_class, config, input_shape, num_classes, vocabulary_size
     return RecurrentModel(embedding, recurrent, head, features=features, masking=config.masking, name=network)
 
 
-def train(network, build, config, data, *, verbose=1, out_dir=None):
+def train(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     """supervised.train, with the data's vocabulary handed to build (for token data)."""
 
     def build_for_data(config, input_shape, num_classes):
         return build(config, input_shape, num_classes, vocabulary_size=data.info.vocabulary_size)
 
-    return supervised.train(network, build_for_data, config, data, verbose=verbose, out_dir=out_dir)
+    return supervised.train(network, build_for_data, config, data, verbose=verbose, out_dir=out_dir,
+                            checkpoint_dir=checkpoint_dir)

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from common import evaluate
 from common.results import RunResult, save_weights, training_throughput
-from tf_impl import loop, optim
+from tf_impl import layers, loop, optim
 
 
 def cross_entropy(logits, labels):
@@ -39,6 +39,7 @@ def squared_error(outputs, targets):
 
 
 def per_example_loss(outputs, y, task="classification"):
+    outputs = tf.cast(outputs, tf.float32)  # mixed precision: the loss is always computed in float32
     return squared_error(outputs, y) if task == "regression" else cross_entropy(outputs, y)
 
 
@@ -71,7 +72,7 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
 def make_predict(model):
     @tf.function(reduce_retracing=True)
     def forward(x):
-        return model(x, training=False)
+        return tf.cast(model(x, training=False), tf.float32)
 
     def predict(dataset):
         """Logits for every example of an (x, y) pipeline, as one numpy array."""
@@ -80,12 +81,12 @@ def make_predict(model):
     return predict
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None):
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None):
     """Build, train and evaluate a classifier or regressor; the tf_impl counterpart of keras_impl.supervised.train."""
     task = data.info.task
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
-    with strategy.scope():
+    with strategy.scope(), layers.precision(config.precision):
         model = build(config, data.info.input_shape, data.info.num_classes)
         optimizer = optim.from_config(config)
         optimizer.build(model.trainable_weights)
@@ -114,6 +115,7 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         validate=validate,
         early_stopping=stopper,
         verbose=verbose,
+        checkpoint=loop.checkpoint_of(checkpoint_dir, network, config, data, model=model, optimizer=optimizer.state()),
     )
     seconds = time.perf_counter() - started
     if out_dir is not None:
@@ -134,4 +136,6 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         epochs_run=epochs_run,
         seed=config.seed,
         config=dataclasses.asdict(config),
+        model=model,
+        model_input=(data.info.input_shape, "int32" if data.info.kind == "tokens" else "float32"),
     )

@@ -85,7 +85,7 @@ def phase_optimizer(model, config, phase):
     return optimizer
 
 
-def fit(model, optimizer, data, epochs, verbose, predict=None):
+def fit(model, optimizer, data, epochs, verbose, predict=None, checkpoint=None):
     """What keras_impl's model.fit does for one phase: the shared step, traced for this phase's variables."""
     pipeline = data.train
     strategy = tf.distribute.get_strategy()
@@ -99,7 +99,7 @@ def fit(model, optimizer, data, epochs, verbose, predict=None):
         return {"val_loss": val_loss, "val_accuracy": evaluate.classification(data.y_val, logits)["accuracy"]}
 
     history, _ = loop.run_epochs(epochs=epochs, train_step=train_step, train_batches=lambda: batches,
-                                 validate=validate, verbose=verbose)
+                                 validate=validate, verbose=verbose, checkpoint=checkpoint)
     return history
 
 
@@ -131,13 +131,14 @@ def load_base(config, path, input_shape):
     return base_layers
 
 
-def pretrain(config, source, verbose):
+def pretrain(config, source, verbose, checkpoint_of=lambda phase, **objects: None):
     """A cnn trained on the source task; returns its base layers, source test metrics and history."""
     model, base_layers, _ = cnn_layers(config, source.info.input_shape, source.info.num_classes)
     optimizer = optim.from_config(config)
     optimizer.build(model.trainable_weights)
     predict = supervised.make_predict(model)
-    history = fit(model, optimizer, source, config.epochs, verbose, predict)
+    history = fit(model, optimizer, source, config.epochs, verbose, predict,
+                  checkpoint_of("pretrain", model=model, optimizer=optimizer.state()))
     return base_layers, score(predict, source), history
 
 
@@ -150,17 +151,21 @@ def source_task(data):
     return dataclasses.replace(data.source, seed=data.seed)  # shuffled with this run's seed
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes
     started = time.perf_counter()
     metrics, history, examples = {}, {}, 0
+
+    def checkpoint_of(phase, **objects):  # one sub-folder of --checkpoint-dir per phase
+        return loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, part=phase, **objects)
+
     if config.base_checkpoint:
         base_layers = load_base(config, config.base_checkpoint, shape)
     else:
         source = source_task(data)
-        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose)
+        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of)
         metrics["source_accuracy"] = source_metrics["accuracy"]
         history["pretrain_loss"] = history_of_source["loss"]
         examples += source.info.n_train * config.epochs
@@ -174,15 +179,18 @@ def train(config, data, *, verbose=1, out_dir=None):
     for phase, model_of_phase in (("feature_extraction", model), ("fine_tuning", model), ("scratch", scratch)):
         optimizer = phase_optimizer(model_of_phase, config, phase)
         predict = predicts[id(model_of_phase)]
-        runs[phase] = fit(model_of_phase, optimizer, target, config.epochs_of(phase), verbose, predict)
+        runs[phase] = fit(model_of_phase, optimizer, target, config.epochs_of(phase), verbose, predict,
+                          checkpoint_of(phase, model=model_of_phase, optimizer=optimizer.state()))
         metrics[f"{phase}_accuracy"] = score(predict, target)["accuracy"]
         examples += target.info.n_train * config.epochs_of(phase)
     seconds = time.perf_counter() - started
     if out_dir is not None:
         save_weights(out_dir, model.get_weights())
         tf.train.Checkpoint(model=model).write(os.path.join(out_dir, shared.NATIVE["tf"]))
-    return shared.result("tf", config, data, metrics=metrics, runs=runs, history=history, seconds=seconds,
-                         examples=examples)
+    result = shared.result("tf", config, data, metrics=metrics, runs=runs, history=history, seconds=seconds,
+                           examples=examples)
+    result.model, result.model_input = model, (shape, "float32")  # --export: the transferred classifier
+    return result
 
 
 def main(argv=None):

@@ -122,7 +122,7 @@ def batched(function, x, batch_size=256):
     return np.concatenate([output.numpy() for output in outputs])
 
 
-def train(config, data, *, verbose=1, out_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     model = build(config, data.info.input_shape)
     optimizer = optim.from_config(config)
@@ -146,7 +146,9 @@ def train(config, data, *, verbose=1, out_dir=None):
 
     started = time.perf_counter()
     history, epochs_run = loop.run_epochs(
-        epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=validate, verbose=verbose
+        epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=validate, verbose=verbose,
+        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state(),
+                                      noise=noise),
     )
     seconds = time.perf_counter() - started
     mean, _ = batched(encode, data.x_test)
@@ -164,6 +166,7 @@ def train(config, data, *, verbose=1, out_dir=None):
         ),
         out_dir=out_dir,
         weights=model.get_weights(),
+        model=(model.decoder, (config.latent_dim,)),  # what --export serves: latent vector -> pixel logits
     )
 
 

@@ -1,0 +1,83 @@
+"""What both implementations' checkpoints share: the fingerprint that keeps a resume honest.
+
+`--checkpoint-dir DIR` saves the training state after every finished epoch (tf_impl:
+tf.train.Checkpoint + CheckpointManager in tf_impl/loop.py; Keras: one .npz replaced
+atomically, keras_impl/supervised.py). Rerunning the same command resumes where it
+stopped. Next to the state lies `fingerprint.json`: the network, the implementation,
+the config without `epochs` (so a run can be extended) and the data's shape. A
+directory holding another network's or another config's state is refused with a
+message naming what differs, never silently loaded.
+"""
+import dataclasses
+import json
+import os
+
+from common.results import writable_directory, write_json
+
+FINGERPRINT = "fingerprint.json"
+
+
+class CheckpointError(ValueError):
+    """A --checkpoint-dir that cannot be used: unwritable, or holding another run's state."""
+
+
+def fingerprint(network, impl, config, data):
+    settings = dataclasses.asdict(config)
+    settings.pop("epochs", None)  # more epochs may be asked for on a rerun
+    info = data.info
+    return {
+        "network": network,
+        "impl": impl,
+        "config": json.loads(json.dumps(settings, default=list)),  # tuples -> lists, as read back
+        "data": {"name": info.name, "input_shape": list(info.input_shape), "num_classes": info.num_classes,
+                 "n_train": info.n_train, "n_val": info.n_val, "n_test": info.n_test},
+    }
+
+
+def claim(directory, expected):
+    """Make `directory` this run's: create it, or check that its fingerprint is this run's."""
+    writable_directory(directory, "--checkpoint-dir", CheckpointError)
+    path = os.path.join(directory, FINGERPRINT)
+    if not os.path.exists(path):
+        if os.listdir(directory):
+            raise CheckpointError(f"--checkpoint-dir {directory} holds files but no {FINGERPRINT}: "
+                                  "not a twinnets checkpoint; use an empty or new folder")
+        try:
+            write_json(path, expected)
+        except OSError as error:
+            raise CheckpointError(f"--checkpoint-dir {directory} is not writable: {error.strerror}") from None
+        return
+    try:
+        with open(path) as stream:
+            found = json.load(stream)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is unreadable ({type(error).__name__}); use a new --checkpoint-dir") from None
+    if found != expected:
+        raise CheckpointError(f"--checkpoint-dir {directory} holds a checkpoint of {_describe(found)}, "
+                              f"not of this run ({_difference(found, expected)}); use another folder")
+
+
+def part(directory, expected, name):
+    """A sub-folder of a claimed `directory` for one part of a multi-phase run (transfer): (folder, fingerprint)."""
+    claim(directory, expected)
+    return os.path.join(directory, name), dict(expected, part=name)
+
+
+def _describe(fingerprint_):
+    if not isinstance(fingerprint_, dict):
+        return "something else"
+    return f"{fingerprint_.get('network')} ({fingerprint_.get('impl')})"
+
+
+def _difference(found, expected):
+    if not isinstance(found, dict):
+        return "unreadable fingerprint"
+    for key in ("network", "impl"):
+        if found.get(key) != expected[key]:
+            return f"{key} {found.get(key)!r} != {expected[key]!r}"
+    for part in ("config", "data"):
+        theirs, ours = found.get(part) or {}, expected[part]
+        for name in sorted(set(theirs) | set(ours)):
+            if theirs.get(name) != ours.get(name):
+                return f"{part} {name}: {theirs.get(name)!r} there, {ours.get(name)!r} here"
+    return "fingerprints differ"

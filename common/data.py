@@ -200,6 +200,10 @@ def _npz(path):
     for split in splits:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         xs[split], ys[split] = _check_split(path, split, x, y)
+    for split in splits[1:]:  # a class the training split never shows cannot be learned: a labelling error
+        if ys[split].max() > ys["train"].max():
+            raise DataError(f"{path}: y_{split} has label {ys[split].max()}, but y_train's labels stop at "
+                            f"{ys['train'].max()}: every class must appear in training")
     shapes = {x.shape[1:] for x in xs.values()}
     if len(shapes) > 1:
         raise DataError(f"{path}: examples have different shapes across splits: {sorted(shapes)}")

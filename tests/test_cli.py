@@ -215,6 +215,8 @@ EVERY_NETWORK_CASES = {
     "npz with NaN": (lambda tmp: ["--dataset", nan_npz(tmp)], "contains NaN or infinite values"),
     "negative labels": (lambda tmp: ["--dataset", _npz(tmp, "neg.npz", y_test=np.arange(12) % 3 - 1)],
                         "negative labels"),
+    "labels out of range": (lambda tmp: ["--dataset", _npz(tmp, "range.npz", y_test=np.arange(12) % 3 + 5)],
+                            "every class must appear in training"),
     "fractional labels": (lambda tmp: ["--dataset", _npz(tmp, "frac.npz", y_train=(np.arange(40) % 3) + 0.5)],
                           "must hold integer class labels"),
     "images of the wrong rank": (lambda tmp: ["--dataset", _npz(tmp, "rank5.npz", x_train=np.zeros((40, 2, 2, 2, 2)))],

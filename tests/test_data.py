@@ -98,6 +98,8 @@ BAD_NPZ = {
                              y_test=np.zeros(2, int)), "8 examples but y_train has 7"),
     "shapes differ across splits": (dict(x_train=np.zeros((8, 3)), y_train=np.arange(8) % 2, x_test=np.zeros((2, 4)),
                                          y_test=np.zeros(2, int)), "different shapes"),
+    "test label out of range": (dict(x_train=np.zeros((8, 3)), y_train=np.arange(8) % 3, x_test=np.zeros((2, 3)),
+                                     y_test=np.array([0, 7])), "y_test has label 7, but y_train's labels stop at 2"),
     "one class": (dict(x_train=np.zeros((8, 3)), y_train=np.zeros(8, int), x_test=np.zeros((2, 3)),
                        y_test=np.zeros(2, int)), "single class"),
 }

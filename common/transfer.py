@@ -82,6 +82,16 @@ def base_arrays(path, expected):
     return arrays[: len(expected)]
 
 
+def source_task(data):
+    """The source task's Data, shuffled with this run's seed; a clear error when the data has none."""
+    if getattr(data, "source", None) is None:
+        raise DataError(
+            f"transfer pretrains on a source task: use --dataset digits_transfer or transfer:SOURCE:TARGET, "
+            f"or give --base-checkpoint to transfer a trained cnn to {data.info.name}"
+        )
+    return dataclasses.replace(data.source, seed=data.seed)
+
+
 def result(impl, config, data, *, metrics, runs, history, seconds, examples):
     """The RunResult of a transfer run: the three phases' accuracies, their gains over scratch, their curves.
 

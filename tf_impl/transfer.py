@@ -142,15 +142,6 @@ def pretrain(config, source, verbose, checkpoint_of=lambda phase, **objects: Non
     return base_layers, score(predict, source), history
 
 
-def source_task(data):
-    if getattr(data, "source", None) is None:
-        raise DataError(
-            f"transfer pretrains on a source task: use --dataset digits_transfer or transfer:SOURCE:TARGET, "
-            f"or give --base-checkpoint to transfer a trained cnn to {data.info.name}"
-        )
-    return dataclasses.replace(data.source, seed=data.seed)  # shuffled with this run's seed
-
-
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     target = few_shot(data, config.examples_per_class)
@@ -164,7 +155,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     if config.base_checkpoint:
         base_layers = load_base(config, config.base_checkpoint, shape)
     else:
-        source = source_task(data)
+        source = shared.source_task(data)
         base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of)
         metrics["source_accuracy"] = source_metrics["accuracy"]
         history["pretrain_loss"] = history_of_source["loss"]

@@ -26,6 +26,7 @@ is off on CPU anyway; tf_impl does not use XLA either) and steps_per_execution=1
 which is the difference being measured).
 """
 import dataclasses
+import importlib
 import os
 import platform
 import statistics
@@ -157,7 +158,8 @@ def run_row(row, spec, config, data):
         result = cli.network_module(spec.name, row).train(config, data, verbose=0)
         seconds = result.history["epoch_seconds"]
     else:
-        from keras_impl import mnist_convnet as reference  # keras is imported there, on demand, never here
+        # By module name, as compare does: common/ holds no import of keras or of a keras module.
+        reference = importlib.import_module("keras_impl.mnist_convnet")
         if row == "keras-plain":
             seconds = reference.bench_plain_cnn(config, data.x_train, data.y_train, data.info.num_classes,
                                                 epochs=config.epochs)

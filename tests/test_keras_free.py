@@ -27,7 +27,8 @@ def keras_references(source):
         elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
             "import_module", "__import__"
         ):
-            if any(isinstance(arg, ast.Constant) and "keras" in str(arg.value).split(".")[0] for arg in node.args):
+            if any(isinstance(arg, ast.Constant) and str(arg.value).split(".")[0] in ("keras", "tf_keras")
+                   for arg in node.args):
                 found.append(f"dynamic import at line {node.lineno}")
     return found
 
@@ -44,3 +45,4 @@ def test_the_check_can_fail():
                      "import importlib\nimportlib.import_module('keras')"):
         assert keras_references(offender), offender
     assert keras_references("import tensorflow as tf\nfrom keras_impl import cnn\nx = 'keras'") == []
+    assert keras_references("import importlib\nimportlib.import_module('keras_impl.cnn')") == []

@@ -242,7 +242,7 @@ def targets(report):
         if case["case"] == "default":
             found.append(("tf_over_keras_default", f"{case['network']}: tf / keras on {case['dataset']}", case["tf_over_keras"]))
         else:
-            found.append(("tf_over_keras_cnn28", f"cnn: tf / keras on 28x28x1", case["tf_over_keras"]))
+            found.append(("tf_over_keras_cnn28", "cnn: tf / keras on 28x28x1", case["tf_over_keras"]))
             found.append(("keras_over_plain", "cnn 28x28x1: our Keras path / the same model fit the keras-io way",
                           case["keras_over_plain"]))
     if "cnn28_flops" in report:

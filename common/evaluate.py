@@ -3,7 +3,6 @@
 Neither implementation scores itself. Each hands over its raw outputs (logits) on the
 test split, and the same code here turns them into numbers.
 """
-import math
 
 import numpy as np
 from sklearn import metrics as sk_metrics

@@ -25,7 +25,6 @@ if len(sys.argv) > 3:  # a cluster member: TF_CONFIG must be set before TensorFl
 
 import common  # noqa: E402,F401  (quiet TensorFlow)
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common import configs  # noqa: E402

@@ -7,7 +7,6 @@
    same losses and weights (1e-4), for Adam and for SGD with momentum.
 Level 4 (learning) is in test_learning.py.
 """
-import dataclasses
 import importlib
 
 import numpy as np

@@ -10,7 +10,6 @@ changes; base checkpoints (each implementation reads its own format and the othe
 weights.npz; a wrong architecture is refused with a message); and learning: transfer
 beats scratch on the default task. Level 4 for the registry is in test_learning.py.
 """
-import dataclasses
 
 import numpy as np
 import pytest

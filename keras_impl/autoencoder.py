@@ -11,6 +11,7 @@ The code has far fewer numbers than the image, so the network must learn a compr
 representation of digits (Hinton & Salakhutdinov 2006; Goodfellow et al., Deep
 Learning, ch. 14). Trained with `compile(loss="mse")` and `fit` on (image, image) pairs,
 as the TensorFlow autoencoder tutorial does, with the encoder and decoder as sub-models.
+Mixed precision: built under the Keras dtype policy (keras_impl.supervised.precision).
 Hyperparameters: common.configs.AutoencoderConfig. Twin: tf_impl/autoencoder.py.
 """
 import math
@@ -22,7 +23,7 @@ import keras
 from common import cli, evaluate, generative
 from common.data import DataError, require_image
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, resumable_fit
+from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, precision, resumable_fit
 
 NETWORK = "autoencoder"
 
@@ -86,7 +87,8 @@ def build(config, input_shape):
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
-    model = build(config, data.info.input_shape)
+    with precision(config.precision):  # mixed_float16: compile wraps the optimizer in a LossScaleOptimizer
+        model = build(config, data.info.input_shape)
     as_pairs = lambda x, y: (x, x)  # noqa: E731  (input, target): the image is its own target
     started = time.perf_counter()
     stats = EpochStats()
@@ -95,8 +97,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
                            callbacks=[StopOnNaN(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
                            fingerprint=fingerprint(NETWORK, "keras", config, data))
     seconds = time.perf_counter() - started
-    reconstructions = keras.ops.convert_to_numpy(model(data.x_test, training=False))
-    codes = keras.ops.convert_to_numpy(model.encoder(data.x_test, training=False))
+    reconstructions = keras.ops.convert_to_numpy(keras.ops.cast(model(data.x_test, training=False), "float32"))
+    codes = keras.ops.convert_to_numpy(keras.ops.cast(model.encoder(data.x_test, training=False), "float32"))
     return generative.result(
         NETWORK, "keras", config, data,
         metric="mse",

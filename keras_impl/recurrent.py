@@ -8,7 +8,9 @@
 
 A masked step leaves the state unchanged (Keras masking semantics), so a padded
 sequence ends in the state of its last real step. The three networks differ only in
-the layer they put in the stack. Twin: tf_impl/recurrent.py.
+the layer they put in the stack. Mixed precision needs nothing here: supervised.train
+builds the model under the Keras dtype policy (supervised.precision), and every layer
+casts its inputs and weights to the compute dtype itself. Twin: tf_impl/recurrent.py.
 """
 import keras
 

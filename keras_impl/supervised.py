@@ -16,6 +16,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from common import checkpoints, evaluate
 from common.evaluate import diverged
@@ -24,7 +25,8 @@ from common.results import RunResult, save_weights, training_throughput
 
 @contextlib.contextmanager
 def precision(policy):
-    """Layers built inside use this Keras dtype policy ("mixed_bfloat16": bfloat16 compute, float32 variables).
+    """Layers built inside use this Keras dtype policy ("mixed_bfloat16"/"mixed_float16": bfloat16/float16
+    compute, float32 variables). Under mixed_float16, `compile` wraps the optimizer in a LossScaleOptimizer.
 
     The policy is set around the build only, so a later run in the same process starts from float32.
     Keras losses cast predictions to float32, so the loss is float32 either way.
@@ -325,3 +327,13 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         model=model,
         model_input=(data.info.input_shape, "int32" if data.info.kind == "tokens" else "float32"),
     )
+
+
+def per_replica(loss):
+    """This replica's share of a batch-mean loss under a tf.distribute strategy: loss / replicas.
+
+    Keras sums the replicas' gradients in apply_gradients; fit's own train_step divides the
+    loss first (keras.src.losses.loss.scale_loss_for_distribution), and so must an
+    overridden train_step. With one device it is the loss itself.
+    """
+    return loss / tf.distribute.get_strategy().num_replicas_in_sync  # tf.distribute: Keras 3 has no public form

@@ -8,15 +8,12 @@ on 2 CPU cores; the table against T is in common/data.py):
 - lstm and gru reach test MSE < 0.01 in both implementations for seeds 0, 1, 2, and their
   mean MSEs agree (parity level 4 on this task). Measured: lstm keras 0.0011 ± 0.0002,
   tf 0.0012 ± 0.0005; gru keras 0.0003 ± 0.0002, tf 0.0002 ± 0.0000;
-- the simple RNN, same budget, stays far above (measured 0.14-0.17): its gradient
-  through 30 steps of tanh vanishes.
+- the simple RNN, same budget, stays far above (median of seeds 0-2 above 0.1; no seed
+  below 0.01): its gradient through 30 steps of tanh vanishes.
 """
-import importlib
-
 import pytest
 
-from common import compare, registry
-from common import data as data_module
+from common import compare
 from common.data import ADDING_LENGTH
 
 ADDING = {"dataset": f"adding:{ADDING_LENGTH}", "units": (32,), "epochs": 6, "learning_rate": 1e-2, "batch_size": 64}
@@ -46,11 +43,16 @@ def test_gated_networks_solve_the_adding_problem_and_agree(network):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("impl", ["keras", "tf"])
-def test_simple_rnn_stays_far_above_with_the_same_budget(impl):
-    config = registry.get("rnn").config_class(**ADDING)
-    data = data_module.load(config.dataset, seed=config.seed, batch_size=config.batch_size)
-    result = importlib.import_module(f"{impl}_impl.rnn").train(config, data, verbose=0)
-    assert result.metric == "mse"
-    assert result.value > FAR_ABOVE, f"rnn ({impl}) reached test MSE {result.value:.4f}: the task is too easy at T={ADDING_LENGTH}"
-    assert result.value < 2 * result.metrics["mse_mean_baseline"]  # near the baseline, not diverged
+def test_simple_rnn_stays_far_above_with_the_same_budget():
+    """Over seeds 0-2: the median test MSE stays far above, and no seed solves the task.
+
+    The median, not one seed: a seed in eight or so finds a partial solution (0.04), on
+    either implementation, and which seed does moves with float32 rounding (seeds 0-15, tf:
+    0.0385-0.178, two below 0.1; keras 0.126-0.211)."""
+    report = compare.compare("rnn", seeds=3, overrides=ADDING, verbose=False)
+    for impl, summary in report["impls"].items():
+        values = sorted(run["metric"] for run in summary["runs"])
+        assert values[1] > FAR_ABOVE, f"rnn ({impl}): test MSE {values}: the task is too easy at T={ADDING_LENGTH}"
+        assert values[0] > SOLVED, f"rnn ({impl}): a seed solved the task ({values})"
+        baseline = summary["runs"][0]["metrics"]["mse_mean_baseline"]
+        assert values[-1] < 2 * baseline, f"rnn ({impl}): {values}: diverged, not near the baseline {baseline:.3f}"

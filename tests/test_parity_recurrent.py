@@ -280,7 +280,7 @@ def test_level2_single_layer_sequences_and_directions(network, return_sequences,
 
 @pytest.mark.parametrize("network", RECURRENT)
 def test_recurrence_is_a_loop_traced_once_for_every_length(network):
-    """tf.scan inside one tf.function: a trace with an unknown time dimension serves lengths 2, 9 and 31."""
+    """A tf.while_loop inside one tf.function: a trace with an unknown time dimension serves lengths 2, 9 and 31."""
     keras_model, tf_model = transplanted(network, config_for(network, "stacked"), (None, 3), 4)
     forward = tf.function(lambda x: tf_model(x), input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
     rng = np.random.default_rng(5)

@@ -10,7 +10,9 @@
 The code has far fewer numbers than the image, so the network must learn a compressed
 representation of digits (Hinton & Salakhutdinov 2006; Goodfellow et al., Deep
 Learning, ch. 14). The loss is the mean squared error over every pixel, what Keras's
-loss="mse" computes; the step is a GradientTape over it.
+loss="mse" computes; the step is a GradientTape over it. Under mixed precision the layers
+compute in bfloat16/float16 and the loss is float32; with float16 the step differentiates
+the scaled loss (tf_impl/optim.py LossScaleOptimizer).
 Hyperparameters: common.configs.AutoencoderConfig. Twin: keras_impl/autoencoder.py.
 """
 import math
@@ -22,7 +24,7 @@ import tensorflow as tf
 
 from common import cli, evaluate, generative
 from common.data import DataError, require_image
-from tf_impl import layers, loop, optim
+from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "autoencoder"
 
@@ -83,8 +85,8 @@ def build(config, input_shape):
 
 
 def per_example_loss(model, x, training):
-    """Mean squared error over the pixels of each image: shape (batch,)."""
-    squared = tf.square(x - model(x, training=training))
+    """Mean squared error over the pixels of each image: shape (batch,), in float32 under mixed precision too."""
+    squared = tf.square(x - tf.cast(model(x, training=training), tf.float32))
     return tf.reduce_mean(tf.reshape(squared, [tf.shape(x)[0], -1]), axis=1)  # (batch, H, W, C) -> (batch, H*W*C)
 
 
@@ -99,8 +101,9 @@ def make_train_step(model, optimizer, image_spec, strategy=None):
 
     def replica_step(x):
         with tf.GradientTape() as tape:
-            loss = tf.nn.compute_average_loss(per_example_loss(model, x, training=True))
-        gradients = tape.gradient(loss, model.trainable_weights)
+            loss = replicas.average_loss(per_example_loss(model, x, training=True), x)  # / global batch size
+            scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
+        gradients = tape.gradient(scaled_loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
         return loss, tf.shape(x)[0]
 
@@ -121,15 +124,15 @@ def batched(function, x, batch_size=256):
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
-    with strategy.scope():
+    with strategy.scope(), layers.precision(config.precision):
         model = build(config, data.info.input_shape)
         optimizer = optim.from_config(config)
         optimizer.build(model.trainable_weights)
     train_pipeline = strategy.experimental_distribute_dataset(data.train)  # per-replica batches, reshuffled per pass
     train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], strategy)
     image_spec = tf.TensorSpec([None, *data.info.input_shape], tf.float32)  # any batch size, one trace
-    reconstruct = tf.function(lambda x: model(x, training=False), input_signature=[image_spec])
-    encode = tf.function(lambda x: model.encoder(x, training=False), input_signature=[image_spec])
+    reconstruct = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32), input_signature=[image_spec])
+    encode = tf.function(lambda x: tf.cast(model.encoder(x, training=False), tf.float32), input_signature=[image_spec])
 
     def validate():
         return {"val_loss": float(np.mean((data.x_val - batched(reconstruct, data.x_val)) ** 2))}

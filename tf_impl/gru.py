@@ -9,7 +9,7 @@ memory with one state and two gates (Cho et al. 2014). The reset gate applies af
 the recurrent matmul, so there are two biases (a bias of shape (2, 3 * units)).
 The model around the layer is tf_impl/recurrent.py.
 Hyperparameters: common.configs.GRUConfig. Twin: keras_impl/gru.py.
-The cell is tf_impl.layers.GRUCell, run over time by tf_impl.layers.Recurrent (tf.scan).
+The cell is tf_impl.layers.GRUCell, run over time by tf_impl.layers.Recurrent (a tf.while_loop).
 """
 import sys
 

@@ -30,13 +30,27 @@ def glorot_uniform(rng, shape, fan_in, fan_out):
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
+PRECISIONS = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}  # -> compute dtype
 _COMPUTE_DTYPES = [tf.float32]  # innermost precision() context last
+
+
+def current_compute_dtype():
+    """The compute dtype of layers built here and now (float32 outside any precision() context)."""
+    return _COMPUTE_DTYPES[-1]
+
+
+def add_bias(x, bias):
+    """x + bias as Keras's ops.add computes it: tf.nn.bias_add for a bias of several entries, a plain add
+    for one. Same values; but the gradients (BiasAddGrad vs a broadcast sum) sum the batch in different
+    orders, which shows in float16/bfloat16."""
+    return tf.nn.bias_add(x, bias) if bias.shape[0] > 1 else x + bias
 
 
 @contextlib.contextmanager
 def precision(policy):
-    """Layers built inside compute in bfloat16 for "mixed_bfloat16" (variables stay float32), like a Keras dtype policy."""
-    _COMPUTE_DTYPES.append({"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}[policy])
+    """Layers built inside compute in bfloat16 ("mixed_bfloat16") or float16 ("mixed_float16"), variables
+    staying float32, like a Keras dtype policy. The loss is computed in float32 (tf_impl/supervised.py)."""
+    _COMPUTE_DTYPES.append(PRECISIONS[policy])
     try:
         yield
     finally:
@@ -50,7 +64,7 @@ class Layer(tf.Module):
         super().__init__(name=name)
         self.trainable_weights = []
         self.non_trainable_weights = []
-        self.compute_dtype = _COMPUTE_DTYPES[-1]  # variables are float32; Dense and Conv2D compute in this
+        self.compute_dtype = _COMPUTE_DTYPES[-1]  # variables are float32; layers with weights compute in this
 
     @property
     def weights(self):
@@ -72,8 +86,9 @@ class Dense(Layer):
         self.trainable_weights = [self.kernel, self.bias]
 
     def __call__(self, x, training=False):
-        dtype = self.compute_dtype  # float32, or bfloat16 under mixed precision (casts are free for float32)
-        return self.activation(tf.matmul(tf.cast(x, dtype), tf.cast(self.kernel, dtype)) + tf.cast(self.bias, dtype))
+        dtype = self.compute_dtype  # float32, or bfloat16/float16 under mixed precision (casts are free for float32)
+        y = tf.matmul(tf.cast(x, dtype), tf.cast(self.kernel, dtype))
+        return self.activation(add_bias(y, tf.cast(self.bias, dtype)))
 
     def regularization_loss(self):
         # keras.regularizers.L2: l2 * sum(w ** 2), kernel only
@@ -98,7 +113,7 @@ class Conv2D(Layer):
     def __call__(self, x, training=False):
         dtype = self.compute_dtype
         y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(self.kernel, dtype), strides=1, padding=self.padding)
-        return self.activation(tf.nn.bias_add(y, tf.cast(self.bias, dtype)))
+        return self.activation(add_bias(y, tf.cast(self.bias, dtype)))
 
 
 class MaxPool2D(Layer):
@@ -187,7 +202,15 @@ def orthogonal(rng, shape):
 
 
 class SimpleRNNCell(Layer):
-    """Elman: h_t = tanh(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)."""
+    """Elman: h_t = tanh(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel).
+
+    A step computes what Keras's cell computes, in Keras's order, reading (and, under mixed
+    precision, casting) the weights inside the loop as Keras does at every step: so in
+    float16/bfloat16 the values round alike, and each weight's gradient is summed over the
+    steps in float32. (Projecting every step's input at once outside the loop gives the same
+    float32 values, but sums a kernel's gradient over time*batch in float16: measured 1e-3
+    of its scale off, and a bias gradient up to 20% off where padded steps cancel.)
+    """
 
     gates = 1  # blocks of `units` columns in the kernels
 
@@ -203,23 +226,24 @@ class SimpleRNNCell(Layer):
     def initial_bias(self):
         return np.zeros([self.gates * self.units], np.float32)
 
-    def project_inputs(self, x):
-        """The input part of every step at once, outside the loop: (time, batch, F) -> (time, batch, gates*units)."""
-        return tf.einsum("tbf,fu->tbu", x, self.kernel) + self.bias
-
     def initial_state(self, batch_size):
-        return (tf.zeros([batch_size, self.units]),)
+        return (tf.zeros([batch_size, self.units], self.compute_dtype),)
 
-    def step(self, projected_x, state):
-        """One time step from the projected input; returns the new state tuple, whose [0] is the output h_t."""
+    def cast_weights(self):
+        """kernel, recurrent_kernel, bias in the compute dtype (no-op casts in float32)."""
+        return [tf.cast(w, self.compute_dtype) for w in (self.kernel, self.recurrent_kernel, self.bias)]
+
+    def step(self, x, state):
+        """One time step from x_t (batch, F); returns the new state tuple, whose [0] is the output h_t."""
         (h,) = state
-        return (tf.math.tanh(projected_x + tf.matmul(h, self.recurrent_kernel)),)
+        kernel, recurrent_kernel, bias = self.cast_weights()
+        return (tf.math.tanh(add_bias(tf.matmul(x, kernel), bias) + tf.matmul(h, recurrent_kernel)),)
 
 
 class LSTMCell(SimpleRNNCell):
     """LSTM (Hochreiter & Schmidhuber 1997), Keras layout: gates i, f, c, o side by side in each kernel.
 
-        z = x_t @ kernel + bias + h @ recurrent_kernel;  i, f, c~, o = split(z)
+        z = x_t @ kernel + h @ recurrent_kernel + bias;  i, f, c~, o = split(z)
         c_t = sigmoid(f) * c + sigmoid(i) * tanh(c~);   h_t = sigmoid(o) * tanh(c_t)
     """
 
@@ -231,11 +255,12 @@ class LSTMCell(SimpleRNNCell):
         return bias.reshape(-1)
 
     def initial_state(self, batch_size):
-        return (tf.zeros([batch_size, self.units]), tf.zeros([batch_size, self.units]))
+        return (tf.zeros([batch_size, self.units], self.compute_dtype),) * 2  # h, c
 
-    def step(self, projected_x, state):
+    def step(self, x, state):
         h, c = state
-        z = projected_x + tf.matmul(h, self.recurrent_kernel)
+        kernel, recurrent_kernel, bias = self.cast_weights()
+        z = add_bias(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel), bias)  # (batch, 4*units)
         i, f, candidate, o = tf.split(z, 4, axis=-1)
         c = tf.math.sigmoid(f) * c + tf.math.sigmoid(i) * tf.math.tanh(candidate)
         return tf.math.sigmoid(o) * tf.math.tanh(c), c
@@ -254,13 +279,11 @@ class GRUCell(SimpleRNNCell):
     def initial_bias(self):
         return np.zeros([2, 3 * self.units], np.float32)  # (input bias, recurrent bias)
 
-    def project_inputs(self, x):
-        return tf.einsum("tbf,fu->tbu", x, self.kernel) + self.bias[0]
-
-    def step(self, projected_x, state):
+    def step(self, x, state):
         (h,) = state
-        x_z, x_r, x_h = tf.split(projected_x, 3, axis=-1)
-        recurrent = tf.matmul(h, self.recurrent_kernel) + self.bias[1]
+        kernel, recurrent_kernel, bias = self.cast_weights()
+        x_z, x_r, x_h = tf.split(add_bias(tf.matmul(x, kernel), bias[0]), 3, axis=-1)
+        recurrent = tf.matmul(h, recurrent_kernel) + bias[1]  # Keras: `+=`, a plain add
         recurrent_z, recurrent_r, recurrent_h = tf.split(recurrent, 3, axis=-1)
         z = tf.math.sigmoid(x_z + recurrent_z)
         r = tf.math.sigmoid(x_r + recurrent_r)
@@ -272,7 +295,7 @@ CELLS = {"rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
 class Recurrent(Layer):
-    """A cell run over time with tf.scan (a tf.while_loop in a tf.function): any sequence length.
+    """A cell run over time with a tf.while_loop: any sequence length, one trace.
 
     x: (batch, time, features); mask: (batch, time) bool or None. A masked (padded) step
     leaves the state unchanged and outputs the previous output, or zeros when
@@ -291,6 +314,7 @@ class Recurrent(Layer):
         self.trainable_weights = list(cell.trainable_weights)
 
     def __call__(self, x, mask=None, training=False):
+        x = tf.cast(x, self.cell.compute_dtype)  # as Keras's Layer.__call__ casts a float input (autocast)
         x = tf.transpose(x, [1, 0, 2])  # (batch, time, features) -> (time, batch, features)
         if mask is None:
             mask = tf.ones(tf.shape(x)[:2], tf.bool)
@@ -298,18 +322,26 @@ class Recurrent(Layer):
             mask = tf.transpose(tf.cast(mask, tf.bool))  # (batch, time) -> (time, batch)
         if self.go_backwards:
             x, mask = tf.reverse(x, [0]), tf.reverse(mask, [0])
-        projected = self.cell.project_inputs(x)  # (time, batch, gates*units)
 
-        def step(state, inputs):
-            projected_t, mask_t = inputs
-            new_state = self.cell.step(projected_t, state)
-            keep = mask_t[:, tf.newaxis]  # (batch, 1)
-            return tuple(tf.where(keep, new, old) for new, old in zip(new_state, state))
+        # Keras's loop (keras/src/backend/tensorflow/rnn.py) written out: a masked step keeps the state and
+        # outputs the previous output (or zeros), the output and the state masked apart, and only the outputs
+        # stacked. The gradients reaching h_t then add up in the same order as in Keras: it shows in float16.
+        steps, batch = tf.shape(x)[0], tf.shape(x)[1]
+        inputs = tf.TensorArray(x.dtype, size=steps).unstack(x)  # read per step; its gradient is per step too
+        masks = tf.TensorArray(tf.bool, size=steps).unstack(mask)
+        state = self.cell.initial_state(batch)
+        no_output = tf.zeros_like(state[0])
 
-        states = tf.scan(step, (projected, mask), initializer=self.cell.initial_state(tf.shape(x)[1]))
-        outputs = states[0]  # (time, batch, units): h after every step
-        if self.zero_output_for_mask:
-            outputs = tf.where(mask[:, :, tf.newaxis], outputs, tf.zeros_like(outputs))
+        def step(time, outputs, *state):
+            new_state = self.cell.step(inputs.read(time), state)
+            keep = masks.read(time)[:, tf.newaxis]  # (batch, 1)
+            output = tf.where(keep, new_state[0], no_output if self.zero_output_for_mask else state[0])
+            state = tuple(tf.where(keep, new, old) for new, old in zip(new_state, state))
+            return (time + 1, outputs.write(time, output), *state)
+
+        outputs = tf.TensorArray(state[0].dtype, size=steps)
+        _, outputs, *_ = tf.while_loop(lambda time, *_: time < steps, step, (0, outputs, *state))
+        outputs = outputs.stack()  # (time, batch, units): the output of every step
         if not self.return_sequences:
             return outputs[-1]
         return tf.transpose(outputs, [1, 0, 2])  # (time, batch, units) -> (batch, time, units)
@@ -350,7 +382,8 @@ class Embedding(Layer):
         self.trainable_weights = [self.embeddings]
 
     def __call__(self, ids, training=False):
-        return tf.gather(self.embeddings, tf.cast(ids, tf.int32))
+        # looked up in float32, then cast (keras.layers.Embedding: the gradient stays float32 IndexedSlices)
+        return tf.cast(tf.gather(self.embeddings, tf.cast(ids, tf.int32)), self.compute_dtype)
 
 
 # --- generative layers (transposed convolution, batch normalisation, reshape) ---
@@ -368,8 +401,9 @@ class StridedConv2D(Conv2D):
         self.strides = strides
 
     def __call__(self, x, training=False):
-        y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding)
-        return self.activation(tf.nn.bias_add(y, self.bias))
+        dtype = self.compute_dtype
+        y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(self.kernel, dtype), strides=self.strides, padding=self.padding)
+        return self.activation(add_bias(y, tf.cast(self.bias, dtype)))
 
 
 class Conv2DTranspose(Layer):
@@ -395,8 +429,10 @@ class Conv2DTranspose(Layer):
     def __call__(self, x, training=False):
         batch, height, width = tf.shape(x)[0], x.shape[1], x.shape[2]
         output_shape = tf.stack([batch, height * self.strides, width * self.strides, self.filters])  # 'same'
-        y = tf.nn.conv2d_transpose(x, self.kernel, output_shape, strides=self.strides, padding="SAME")
-        return self.activation(y if self.bias is None else tf.nn.bias_add(y, self.bias))
+        dtype = self.compute_dtype
+        y = tf.nn.conv2d_transpose(tf.cast(x, dtype), tf.cast(self.kernel, dtype), output_shape, strides=self.strides,
+                                   padding="SAME")
+        return self.activation(y if self.bias is None else add_bias(y, tf.cast(self.bias, dtype)))
 
 
 class BiaslessDense(Dense):
@@ -408,38 +444,64 @@ class BiaslessDense(Dense):
         self.trainable_weights = [self.kernel]
 
     def __call__(self, x, training=False):
-        return self.activation(tf.matmul(x, self.kernel))
+        dtype = self.compute_dtype
+        return self.activation(tf.matmul(tf.cast(x, dtype), tf.cast(self.kernel, dtype)))
 
 
 class BatchNormalization(Layer):
-    """keras.layers.BatchNormalization() over the last axis, Keras 3 numerics.
+    """keras.layers.BatchNormalization(synchronized=True) over the last axis, Keras 3 numerics.
 
-    Training: normalise with the batch mean and *biased* variance (tf.nn.moments over every
-    axis but the last), then move the statistics:
+    Training: normalise with the batch mean and *biased* variance over every axis but the
+    last, then move the statistics:
         moving = moving * momentum + batch_statistic * (1 - momentum),   momentum 0.99
     Inference: normalise with the moving statistics. Both: gamma * (x - mean) / sqrt(var + eps)
     + beta with eps 1e-3. Weights in Keras order: gamma, beta (trainable), moving_mean,
     moving_variance (non-trainable).
+
+    Under a tf.distribute strategy the statistics are synchronised: each replica sums x, x^2
+    and its count, one all-reduce adds them over the replicas, and mean = E[x], variance =
+    E[x^2] - E[x]^2 are those of the *global* batch, so training on several devices is
+    training on one. (Per-replica statistics, Keras's default synchronized=False, would
+    normalise 32 examples at a time on two replicas where one device normalises 64: a
+    different network.) Every replica then holds the same statistics, so the moving averages
+    take the first replica's update (VariableAggregation.ONLY_FIRST_REPLICA).
     """
 
     def __init__(self, features, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name=name)
         self.gamma = tf.Variable(tf.ones([features]), name="gamma")
         self.beta = tf.Variable(tf.zeros([features]), name="beta")
-        self.moving_mean = tf.Variable(tf.zeros([features]), trainable=False, name="moving_mean")
-        self.moving_variance = tf.Variable(tf.ones([features]), trainable=False, name="moving_variance")
+        first = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self.moving_mean = tf.Variable(tf.zeros([features]), trainable=False, aggregation=first, name="moving_mean")
+        self.moving_variance = tf.Variable(tf.ones([features]), trainable=False, aggregation=first,
+                                           name="moving_variance")
         self.momentum, self.epsilon = momentum, epsilon
         self.trainable_weights = [self.gamma, self.beta]
         self.non_trainable_weights = [self.moving_mean, self.moving_variance]
 
     def __call__(self, x, training=False):
+        x = tf.cast(x, tf.float32)  # mixed precision: statistics in float32 (float16 sums overflow), as Keras
         if training:
-            mean, variance = tf.nn.moments(x, axes=list(range(len(x.shape) - 1)))
+            mean, variance = synchronized_moments(x)
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
+        y = tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
+        return tf.cast(y, self.compute_dtype)
+
+
+def synchronized_moments(x):
+    """Mean and biased variance over every axis but the last, across all replicas: Keras's synchronised moments."""
+    axes = list(range(len(x.shape) - 1))
+    sums = [tf.reduce_sum(x, axis=axes), tf.reduce_sum(tf.square(x), axis=axes),
+            tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)]
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)  # one collective for the three
+    total, squares, count = sums
+    mean = tf.math.divide_no_nan(total, count)
+    return mean, tf.maximum(tf.math.divide_no_nan(squares, count) - tf.square(mean), 0.0)
 
 
 class Reshape(Layer):

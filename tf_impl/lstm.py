@@ -9,7 +9,7 @@ across long spans (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)
 The forget-gate bias starts at 1 (unit_forget_bias), so the cell remembers by default.
 The model around the layer is tf_impl/recurrent.py.
 Hyperparameters: common.configs.LSTMConfig. Twin: keras_impl/lstm.py.
-The cell is tf_impl.layers.LSTMCell, run over time by tf_impl.layers.Recurrent (tf.scan).
+The cell is tf_impl.layers.LSTMCell, run over time by tf_impl.layers.Recurrent (a tf.while_loop).
 """
 import sys
 

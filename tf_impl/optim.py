@@ -19,6 +19,9 @@ Under a tf.distribute strategy with several replicas, `apply` is called in repli
 context: the gradients are summed across replicas (each replica's loss was already
 divided by the global batch, so the sum is the global mean's gradient), and the
 update runs once per variable through `strategy.extended.update`.
+
+Mixed float16 (--precision mixed_float16) wraps the optimizer in LossScaleOptimizer,
+dynamic loss scaling as keras.optimizers.LossScaleOptimizer does it (rule in its docstring).
 """
 import tensorflow as tf
 
@@ -52,6 +55,10 @@ class Optimizer(tf.Module):
         """
         slots = [slot for per_variable in self._slots.values() for slot in per_variable.values()]
         return tf.train.Checkpoint(learning_rate=self.learning_rate, iterations=self.iterations, slots=slots)
+
+    def scale_loss(self, loss):
+        """The loss to differentiate: the loss itself (LossScaleOptimizer multiplies it by its scale)."""
+        return loss
 
     def apply(self, gradients, variables):
         context = tf.distribute.get_replica_context()
@@ -115,8 +122,113 @@ class Adam(Optimizer):
         return variable.assign_sub(m * alpha / (tf.sqrt(v) + self.epsilon))
 
 
+def all_finite(gradients):
+    """True when no gradient holds an inf or a NaN (a scalar bool tensor)."""
+    values = [g.values if isinstance(g, tf.IndexedSlices) else g for g in gradients if g is not None]
+    return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values]))
+
+
+def unscale(gradient, scale):
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values / scale, gradient.indices, gradient.dense_shape)
+    return gradient / scale
+
+
+class LossScaleOptimizer(tf.Module):
+    """Dynamic loss scaling around another optimizer, keras.optimizers.LossScaleOptimizer's rule written out.
+
+    float16 keeps numbers down to 2**-24 only, so small gradients would underflow to zero in
+    the float16 backward pass. The step differentiates `scale_loss(loss)` = loss * scale
+    instead, so every intermediate gradient is `scale` times larger, and `apply` then does:
+
+        if every gradient is finite:   inner.apply(g / scale)     (inner iterations += 1)
+                                       counter == growth_steps - 1 ? (scale *= 2, counter = 0) : counter += 1
+        else (inf or NaN: overflow):   scale *= 0.5, counter = 0  (weights, slots and inner
+                                                                  iterations untouched)
+
+    scale starts at 2**15, growth_steps is 2000 (Keras's initial_scale, dynamic_growth_steps);
+    both are float32/int64 variables, saved by `state()`. Keras `compile` wraps the optimizer
+    in its LossScaleOptimizer by itself when the model's dtype policy is mixed_float16.
+
+    Under a strategy with several replicas the finite check is on the all-reduced gradients,
+    so every replica takes the same branch (a tf.cond inside each device's update). Keras
+    checks the first replica's own gradients instead: the same branch unless a replica's
+    local gradients overflow where the sum does not.
+    """
+
+    def __init__(self, inner, initial_scale=2.0**15, growth_steps=2000, name=None):
+        super().__init__(name=name)
+        self.inner = inner
+        self.growth_steps = int(growth_steps)
+        self.scale = tf.Variable(float(initial_scale), trainable=False, name="loss_scale")
+        self.counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="growth_counter")  # finite steps in a row
+
+    @property
+    def learning_rate(self):
+        return self.inner.learning_rate
+
+    @property
+    def iterations(self):
+        """Steps applied (skipped ones not counted), as Keras's LossScaleOptimizer.iterations."""
+        return self.inner.iterations
+
+    def build(self, variables):
+        self.inner.build(variables)
+
+    def state(self):
+        """What a checkpoint must keep: the inner optimizer's state, the scale and the growth counter."""
+        return tf.train.Checkpoint(inner=self.inner.state(), loss_scale=self.scale, growth_counter=self.counter)
+
+    def scale_loss(self, loss):
+        return loss * tf.cast(self.scale, loss.dtype)
+
+    def apply(self, gradients, variables):
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, list(gradients))
+            finite = all_finite(gradients)  # the same on every replica: the gradients are the same sums
+            context.merge_call(self._apply_cross_replica, args=(gradients, list(variables), finite))
+        else:
+            finite = all_finite(gradients)
+            for gradient, variable in zip(gradients, variables):
+                self._update_if_finite(variable, gradient, self.inner._slots[variable.ref()], finite)
+            self._count_step(self.inner.iterations, finite)
+            self._update_scale(self.scale, self.counter, finite)
+
+    def _apply_cross_replica(self, strategy, gradients, variables, finite):
+        # each fn runs once per device, on that device's copies (finite: that replica's value)
+        for gradient, variable in zip(gradients, variables):
+            slots = self.inner._slots[variable.ref()]
+            strategy.extended.update(variable, self._update_if_finite, args=(gradient, slots, finite))
+        strategy.extended.update(self.inner.iterations, self._count_step, args=(finite,))
+        strategy.extended.update(self.scale, self._update_scale, args=(self.counter, finite))
+
+    def _update_if_finite(self, variable, gradient, slots, finite):
+        def update():
+            self.inner._update(variable, unscale(gradient, self.scale), slots)
+            return tf.constant(True)
+
+        return tf.cond(finite, update, lambda: tf.constant(False))
+
+    @staticmethod
+    def _count_step(iterations, finite):
+        return iterations.assign_add(tf.cast(finite, tf.int64))
+
+    def _update_scale(self, scale, counter, finite):
+        grow = finite & tf.equal(counter, self.growth_steps - 1)
+        scale.assign(tf.where(finite, tf.where(grow, scale * 2.0, scale), scale * 0.5))  # read before assigned
+        return counter.assign(tf.where(finite & tf.logical_not(grow), counter + 1, tf.zeros_like(counter)))
+
+
 def from_config(config):
-    """The optimizer a config names: the tf_impl twin of keras_impl's optimizer choice."""
+    """The optimizer a config names: the tf_impl twin of keras_impl's optimizer choice.
+
+    Under mixed_float16 it is wrapped in LossScaleOptimizer, as Keras `compile` wraps it.
+    """
     if config.optimizer == "sgd":
-        return SGD(config.learning_rate, momentum=config.momentum)
-    return Adam(config.learning_rate)
+        optimizer = SGD(config.learning_rate, momentum=config.momentum)
+    else:
+        optimizer = Adam(config.learning_rate)
+    if config.precision == "mixed_float16":
+        return LossScaleOptimizer(optimizer)
+    return optimizer

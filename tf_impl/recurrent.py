@@ -6,10 +6,12 @@
          (layers.Bidirectional, concat, when asked)      the last returns its final output
       -> x @ W + b: logits  (one column: a regression's prediction)
 
-Every recurrent layer runs its cell with tf.scan (a while-loop in the compiled step), so
+Every recurrent layer runs its cell in a tf.while_loop (Keras's loop, written out), so
 one trace serves every sequence length. A masked step leaves the state unchanged, so a
 padded sequence ends in the state of its last real step. The three networks differ only
-in the cell. Twin: keras_impl/recurrent.py.
+in the cell. Under mixed precision (built inside layers.precision) the layers compute in
+bfloat16 or float16, as Keras's layers do under its dtype policy; the loss is float32
+(tf_impl/supervised.py). Twin: keras_impl/recurrent.py.
 """
 import numpy as np
 import tensorflow as tf
@@ -25,12 +27,14 @@ class RecurrentModel(layers.Sequential):
         super().__init__(([embedding] if embedding is not None else []) + list(recurrent) + [head], name=name)
         self.embedding, self.recurrent, self.head = embedding, list(recurrent), head
         self.features, self.masking = features, masking
+        self.compute_dtype = layers.current_compute_dtype()  # float32, or bfloat16/float16 under mixed precision
 
     def __call__(self, x, training=False):
         if self.embedding is not None:
             mask = tf.not_equal(x, 0)  # (batch, time): id 0 is padding
             x = self.embedding(x, training=training)  # (batch, time) -> (batch, time, embedding_size)
         else:
+            x = tf.cast(x, self.compute_dtype)  # Keras casts first, so a step masks when it rounds to all zeros
             x = tf.reshape(x, [tf.shape(x)[0], tf.shape(x)[1], self.features])  # images: (batch, h, w, c) -> (batch, h, w*c)
             mask = tf.reduce_any(tf.not_equal(x, 0.0), axis=-1) if self.masking else None  # (batch, time)
         for layer in self.recurrent:

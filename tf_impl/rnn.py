@@ -7,7 +7,7 @@ A hidden state fed back into itself carries what the sequence has shown so far (
 tanh' at every step, so it vanishes over long spans: the adding problem shows it.
 The model around the layer (masking, stacking, bidirectional, classifier) is
 tf_impl/recurrent.py. Hyperparameters: common.configs.RNNConfig. Twin: keras_impl/rnn.py.
-The cell is tf_impl.layers.SimpleRNNCell, run over time by tf_impl.layers.Recurrent (tf.scan).
+The cell is tf_impl.layers.SimpleRNNCell, run over time by tf_impl.layers.Recurrent (a tf.while_loop).
 """
 import sys
 

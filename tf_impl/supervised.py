@@ -7,8 +7,12 @@ twin `keras_impl/supervised.py`, written out once so every network reads the sam
     (regression, data.info.task == "regression": squared error of the one output instead)
     gradients = d loss / d trainable weights;  optimizer.apply(gradients, weights)
 
+Under mixed precision the layers compute in bfloat16 or float16 and the outputs are cast
+to float32 before the loss; with float16 the gradients are those of `optimizer.scale_loss(loss)`
+(dynamic loss scaling, tf_impl/optim.py LossScaleOptimizer), the reported loss unscaled.
+
 The step is strategy-aware: it runs per replica through `strategy.run`, averages the
-per-example loss over the *global* batch (`tf.nn.compute_average_loss`) and scales the
+per-example loss over the *global* batch (`tf_impl/replicas.py`: an uneven last batch too) and scales the
 penalties by the replica count (`tf.nn.scale_regularization_loss`), so the summed
 replica gradients equal the single-device gradient.
 """
@@ -21,7 +25,7 @@ import tensorflow as tf
 
 from common import evaluate
 from common.results import RunResult, save_weights, training_throughput
-from tf_impl import layers, loop, optim
+from tf_impl import layers, loop, optim, replicas
 
 
 def cross_entropy(logits, labels):
@@ -53,9 +57,10 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
     def replica_step(x, y):
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
-            loss = tf.nn.compute_average_loss(per_example_loss(outputs, y, task))
+            loss = replicas.average_loss(per_example_loss(outputs, y, task), x)  # / global batch size
             loss += tf.nn.scale_regularization_loss(model.regularization_loss())
-        gradients = tape.gradient(loss, model.trainable_weights)
+            scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
+        gradients = tape.gradient(scaled_loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
         return loss, tf.shape(x)[0]
 

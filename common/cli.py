@@ -19,7 +19,7 @@ from common import data as data_module
 from common import devices
 from common import registry
 from common.checkpoints import CheckpointError
-from common.configs import ConfigError
+from common.configs import PRECISIONS, ConfigError
 from common.evaluate import TrainingDiverged
 from common.results import writable_directory
 
@@ -271,6 +271,8 @@ def main(argv=None):
     bench.add_argument("--json", default=os.path.join("runs", "bench.json"), help="report path (default: runs/bench.json)")
     bench.add_argument("--plot", default=os.path.join("runs", "bench.png"), help="bar chart (default: runs/bench.png)")
     bench.add_argument("--quiet", action="store_true", help="no per-run progress")
+    bench.add_argument("--precision", default="float32", choices=PRECISIONS,
+                       help="every run's --precision (default float32; the targets are float32 ones)")
 
     prepare = commands.add_parser("prepare", help="download and prepare a tfds dataset (needs internet)")
     prepare.add_argument("dataset", choices=data_module.TFDS)

@@ -29,7 +29,7 @@ class TrainConfig:
     momentum: float = 0.0  # SGD momentum (ignored by adam)
     seed: int = 0  # weights, shuffling and dropout; the data split has its own fixed seed
     validation_fraction: float = 0.1  # of the training data, held out for validation
-    precision: str = "float32"  # float32 | mixed_bfloat16 (compute in bfloat16, variables in float32)
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (16-bit compute, float32 variables)
 
     def __post_init__(self):
         positive = ("epochs", "batch_size")

@@ -20,7 +20,7 @@ class NetworkSpec:
     inputs: str  # "image" (N,H,W,C) | "table" (N,F) | "any" (flattened when needed) | "sequence" (N,T,F), images by row, token ids
     reference: str  # the paper or idea
     family: str = "classifier"  # how the parity suite drives it: build(config, input_shape, num_classes) -> logits
-    precisions: tuple = ("float32",)  # the config.precision values both implementations support
+    precisions: tuple = configs.PRECISIONS  # the config.precision values both implementations support (all, today)
 
     def check(self, config):
         """Refuse a config this network cannot run (before any data is loaded or file written)."""
@@ -49,7 +49,6 @@ NETWORKS = {
             tolerance=0.02,
             inputs="any",
             reference="Cox 1958; multinomial form: McCullagh & Nelder, Generalized Linear Models",
-            precisions=("float32", "mixed_bfloat16"),
         ),
         NetworkSpec(
             name="mlp",
@@ -61,7 +60,6 @@ NETWORKS = {
             tolerance=0.02,
             inputs="any",
             reference="Rumelhart, Hinton & Williams 1986, backpropagation",
-            precisions=("float32", "mixed_bfloat16"),
         ),
         NetworkSpec(
             name="deep_mlp",
@@ -73,7 +71,6 @@ NETWORKS = {
             tolerance=0.02,
             inputs="any",
             reference="Srivastava et al. 2014, dropout",
-            precisions=("float32", "mixed_bfloat16"),
         ),
         NetworkSpec(
             name="cnn",
@@ -85,7 +82,6 @@ NETWORKS = {
             tolerance=0.02,
             inputs="image",
             reference="LeCun et al. 1998, gradient-based learning applied to document recognition",
-            precisions=("float32", "mixed_bfloat16"),
         ),
         # --- recurrent networks (rnn, lstm, gru) ---
         NetworkSpec(

@@ -14,6 +14,8 @@ step, with one batch of latent vectors z:
 As in the keras-io DCGAN example, a keras.Model subclass overrides train_step, with its
 own two optimizers, and `fit` drives it. `train_on_batch(x, z)` injects the latent
 vectors (the parity tests use this); otherwise they are drawn from a seeded generator.
+Batch normalisation is synchronized: under a tf.distribute strategy its statistics are
+those of the global batch, as on one device (see tf_impl/layers.py BatchNormalization).
 Hyperparameters: common.configs.GANConfig. Twin: tf_impl/gan.py.
 """
 import sys
@@ -25,7 +27,7 @@ from keras import ops
 
 from common import cli, evaluate, generative
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, resumable_fit
+from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, per_replica, precision, resumable_fit
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -38,14 +40,14 @@ def build_generator(config, image_shape):
     stack = [
         keras.Input(shape=(config.latent_dim,)),
         keras.layers.Dense(side * side * first, use_bias=False),
-        keras.layers.BatchNormalization(),
+        keras.layers.BatchNormalization(synchronized=True),  # statistics of the global batch on any strategy
         keras.layers.ReLU(),
         keras.layers.Reshape((side, side, first)),  # (batch, s*s*f0) -> (batch, s, s, f0)
     ]
     for filters in config.generator_filters[1:]:
         stack += [
             keras.layers.Conv2DTranspose(filters, GENERATOR_KERNEL, strides=2, padding="same", use_bias=False),  # side x2
-            keras.layers.BatchNormalization(),
+            keras.layers.BatchNormalization(synchronized=True),
             keras.layers.ReLU(),
         ]
     stack.append(keras.layers.Conv2DTranspose(image_shape[-1], GENERATOR_KERNEL, strides=2, padding="same",
@@ -65,9 +67,24 @@ def build_discriminator(config, image_shape):
 
 
 def optimizer(config):
+    """One player's optimizer. Under mixed_float16 it gets a LossScaleOptimizer of its own: compile
+    wraps only `model.optimizer`, which this model does not use."""
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    return keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+        chosen = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    else:
+        chosen = keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+    return keras.optimizers.LossScaleOptimizer(chosen) if config.precision == "mixed_float16" else chosen
+
+
+def bce(labels, logits):
+    """Mean binary cross-entropy from logits, written with ops.
+
+    Not keras.losses.BinaryCrossentropy: under a tf.distribute strategy a Loss object
+    already divides its mean by the replica count, and this train_step does that once, in
+    per_replica, where the VAE's does too.
+    """
+    labels, logits = ops.cast(labels, "float32"), ops.cast(logits, "float32")  # mixed precision: loss in float32
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
 
 
 class GAN(keras.Model):
@@ -79,13 +96,16 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="loss")  # the discriminator's loss is the history's "loss"
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
     def compile(self, d_optimizer, g_optimizer):
         super().compile(jit_compile=False)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        # Slots now, not at the first step: fit builds only `self.optimizer`, and Adam's slots
+        # created inside the compiled step under a MirroredStrategy fail to run.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):
@@ -95,13 +115,13 @@ class GAN(keras.Model):
         return self.generator(z, training=training)
 
     def discriminator_loss(self, real, fake, training=True):
-        images = ops.concatenate([real, fake], axis=0)  # (2B, H, W, C): real first
+        images = ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0)  # (2B, H, W, C): real first
         labels = ops.concatenate([ops.ones((ops.shape(real)[0], 1)), ops.zeros((ops.shape(fake)[0], 1))], axis=0)
-        return self.bce(labels, self.discriminator(images, training=training))
+        return bce(labels, self.discriminator(images, training=training))
 
     def generator_loss(self, z, training=True):
         logits = self.discriminator(self.generator(z, training=training), training=training)
-        return self.bce(ops.ones_like(logits), logits)  # non-saturating: -log D(G(z))
+        return bce(ops.ones_like(logits), logits)  # non-saturating: -log D(G(z))
 
     def train_step(self, data):
         real, z, _ = keras.utils.unpack_x_y_sample_weight(data)  # z: injected latent vectors, or None
@@ -110,11 +130,13 @@ class GAN(keras.Model):
         fake = self.generator(z, training=True)
         with tf.GradientTape() as tape:
             d_loss = self.discriminator_loss(real, fake)
-        gradients = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            share = self.d_optimizer.scale_loss(per_replica(d_loss))  # mixed_float16: this player's loss scale
+        gradients = tape.gradient(share, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_weights))
         with tf.GradientTape() as tape:
             g_loss = self.generator_loss(z)
-        gradients = tape.gradient(g_loss, self.generator.trainable_weights)
+            share = self.g_optimizer.scale_loss(per_replica(g_loss))
+        gradients = tape.gradient(share, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_weights))
         batch = ops.cast(ops.shape(real)[0], "float32")  # epoch means weighted by batch size, as tf_impl's loop
         self.d_loss_tracker.update_state(d_loss, sample_weight=batch)
@@ -132,7 +154,8 @@ def build(config, image_shape):
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
-    model = build(config, data.info.input_shape)
+    with precision(config.precision):
+        model = build(config, data.info.input_shape)
     images = lambda x, y: x  # noqa: E731  labels are not used
     started = time.perf_counter()
     stats = EpochStats()
@@ -144,7 +167,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
                                        (model.g_optimizer, model.generator.trainable_variables)])
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
-    samples = ops.convert_to_numpy(model.generator(z, training=False))
+    samples = ops.convert_to_numpy(ops.cast(model.generator(z, training=False), "float32"))
     return generative.result(
         NETWORK, "keras", config, data,
         metric="frechet_distance",

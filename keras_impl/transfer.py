@@ -21,6 +21,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 
 from common import checkpoints, cli, evaluate
 from common import transfer as shared
@@ -73,7 +74,7 @@ def fit(model, data, epochs, verbose, checkpoint=(None, None)):
 
 
 def score(model, data):
-    return evaluate.classification(data.y_test, model.predict(data.test, verbose=0))
+    return evaluate.classification(data.y_test, np.float32(model.predict(data.test, verbose=0)))
 
 
 def load_base(config, path, input_shape):
@@ -114,6 +115,11 @@ def pretrain(config, source, verbose, checkpoint=(None, None)):
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+    with supervised.precision(config.precision):  # every model built inside computes in config.precision
+        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir)
+
+
+def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes

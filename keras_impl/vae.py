@@ -26,7 +26,8 @@ from keras import ops
 
 from common import cli, evaluate, generative
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, resumable_fit
+from keras_impl.supervised import (EpochStats, StopOnNaN, keras_history, optimizer_from_config, per_replica, precision,
+                                   resumable_fit)
 
 NETWORK = "vae"
 
@@ -39,8 +40,8 @@ class Sampling(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, mean, log_var, epsilon=None):
-        if epsilon is None:
-            epsilon = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        if epsilon is None:  # float32 draws, cast to the code's type under mixed precision (as an input would be)
+            epsilon = ops.cast(keras.random.normal(ops.shape(mean), seed=self.seed_generator), mean.dtype)
         return mean + ops.exp(0.5 * log_var) * epsilon
 
 
@@ -91,6 +92,7 @@ class VAE(keras.Model):
         mean, log_var = self.encoder(x, training=training)
         z = self.sampling(mean, log_var, epsilon)
         logits = self.decoder(z, training=training)
+        mean, log_var, logits = (ops.cast(t, "float32") for t in (mean, log_var, logits))  # the loss in float32
         reconstruction = ops.mean(ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=(1, 2, 3)))
         kl = ops.mean(-0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
         return reconstruction + kl, reconstruction, kl
@@ -106,7 +108,8 @@ class VAE(keras.Model):
         x, epsilon, _ = keras.utils.unpack_x_y_sample_weight(data)  # epsilon: injected noise, or None
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self.negative_elbo(x, epsilon, training=True)
-        gradients = tape.gradient(loss, self.trainable_weights)
+            share = self.optimizer.scale_loss(per_replica(loss))  # mixed_float16: the LossScaleOptimizer's scale
+        gradients = tape.gradient(share, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._track(x, loss, reconstruction, kl)
 
@@ -124,7 +127,8 @@ def build(config, input_shape):
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     keras.utils.set_random_seed(config.seed)
-    model = build(config, data.info.input_shape)
+    with precision(config.precision):  # mixed_float16: compile wraps the optimizer in a LossScaleOptimizer
+        model = build(config, data.info.input_shape)
     images = lambda x, y: x  # noqa: E731  labels only colour the latent plot
     started = time.perf_counter()
     stats = EpochStats()
@@ -135,10 +139,10 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     seconds = time.perf_counter() - started
 
     def encode(x):
-        return [ops.convert_to_numpy(t) for t in model.encoder(x, training=False)]
+        return [ops.convert_to_numpy(ops.cast(t, "float32")) for t in model.encoder(x, training=False)]
 
     def decode(z):
-        return ops.convert_to_numpy(model.decoder(z, training=False))
+        return ops.convert_to_numpy(ops.cast(model.decoder(z, training=False), "float32"))
 
     mean, _ = encode(data.x_test)
     prior = evaluate.evaluation_noise((generative.GRID_SAMPLES, config.latent_dim))

@@ -1,9 +1,18 @@
 """Run by tests/test_distribute.py in a fresh process: logical devices must be set before TF starts.
 
-For each classifier named on the command line and each implementation: 10 optimizer
-steps on the same global batches of 64, from the same weights, once on one device and
-once under MirroredStrategy over two logical CPUs (32 examples per replica). Prints JSON
-with the largest loss and weight differences, and how far the weights moved.
+    python mirrored_worker.py NETWORK [NETWORK ...]              two logical CPUs vs one
+    python mirrored_worker.py --strategy gpu|tpu NETWORK [...]    the accelerator vs the CPU
+
+For each network named and each implementation: optimizer steps on the same global
+batches from the same weights, once on one device and once under MirroredStrategy over
+two logical CPUs, then one JSON line with the largest loss and weight differences and how
+far the weights moved. The batches are STEPS full global batches of 64 (32 per replica);
+tf_impl also takes a last batch of 11, which the strategy splits 6 + 5 (Keras divides
+each replica's mean by the replica count, so on an uneven batch it is not one device's
+step: see tf_impl/replicas.py). The VAE's noise and the GAN's latent vectors are injected,
+one row per example of the global batch; weights are compared in Keras order, moving
+batch-norm statistics included. Keras runs `fit` over the batches, which distributes
+them as tf_impl does, and is compared on its epoch's mean loss.
 """
 import importlib
 import json
@@ -12,7 +21,9 @@ import sys
 import common  # noqa: F401  (quiet TensorFlow)
 from common import devices
 
-devices.set_logical_cpus(2)
+ACCELERATOR = sys.argv[2] if sys.argv[1:2] == ["--strategy"] else None
+if ACCELERATOR is None:
+    devices.set_logical_cpus(2)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -22,50 +33,133 @@ from common import data as data_module  # noqa: E402
 from common import registry  # noqa: E402
 from tf_impl import optim, supervised  # noqa: E402
 
-GLOBAL_BATCH, STEPS = 64, 10
+GLOBAL_BATCH, STEPS, UNEVEN = 64, 10, 11
 
 
-def tf_steps(network, strategy, initial, batches, config, shape, classes):
+def keras_module(network):
+    return importlib.import_module(f"keras_impl.{network}")
+
+
+def tf_module(network):
+    return importlib.import_module(f"tf_impl.{network}")
+
+
+def build(module, network, config, data):
+    if registry.get(network).family == "generative":
+        return module.build(config, data.info.input_shape)
+    return module.build(config, data.info.input_shape, data.info.num_classes)
+
+
+def distributed(strategy, *arrays):
+    """The global batch as the strategy feeds it: one batch, split across the replicas in order."""
+    dataset = tf.data.Dataset.from_tensor_slices(arrays if len(arrays) > 1 else arrays[0]).batch(len(arrays[0]))
+    return strategy.experimental_distribute_dataset(dataset)
+
+
+def tf_steps(network, strategy, initial, batches, config, data):
+    """Per-step losses and final weights of tf_impl's compiled step under `strategy`."""
+    module = tf_module(network)
     with strategy.scope():
-        model = importlib.import_module(f"tf_impl.{network}").build(config, shape, classes)
+        model = build(module, network, config, data)
         model.set_weights(initial)
-        optimizer = optim.from_config(config)
-        optimizer.build(model.trainable_weights)
-    pipelines = [strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(b).batch(GLOBAL_BATCH))
-                 for b in batches]
-    step = supervised.make_train_step(model, optimizer, strategy, pipelines[0].element_spec)
-    losses = [float(step(x, y)[0]) for pipeline in pipelines for x, y in pipeline]
+        if network == "transfer":
+            optimizers = [module.phase_optimizer(model, config, "fine_tuning")]
+        elif network == "gan":
+            optimizers = module.optimizers(model, config)
+        else:
+            optimizers = [optim.from_config(config)]
+            optimizers[0].build(model.trainable_weights)
+    losses, step = [], None
+    for x, y, noise in batches:
+        if network in ("vae", "gan"):
+            (images,) = iter(distributed(strategy, x))
+            if step is None:
+                step = module.make_train_step(model, *optimizers, images_spec(strategy, x), config.latent_dim, strategy)
+            losses.append(float(step(images, tf.constant(noise))[0]))
+        elif network == "autoencoder":
+            (images,) = iter(distributed(strategy, x))
+            step = step or module.make_train_step(model, optimizers[0], images_spec(strategy, x), strategy)
+            losses.append(float(step(images)[0]))
+        else:
+            pipeline = distributed(strategy, x, y)
+            (batch,) = iter(pipeline)
+            step = step or supervised.make_train_step(model, optimizers[0], strategy, pipeline.element_spec,
+                                                      data.info.task)
+            losses.append(float(step(*batch)[0]))
     return losses, model.get_weights()
 
 
-def keras_steps(network, strategy, initial, batches, config, shape, classes):
+def images_spec(strategy, x):
+    return distributed(strategy, x).element_spec
+
+
+def keras_steps(network, strategy, initial, batches, config, data):
+    """The epoch's mean loss and final weights of Keras `fit` (its train_step) over the batches under `strategy`.
+
+    Not train_on_batch: under a strategy it hands every replica the whole batch, which would
+    not exercise the split at all. One fit over all the batches: fit's log is the epoch's
+    running mean, so Keras is compared on that mean (and on every weight).
+    """
+    module = keras_module(network)
     with strategy.scope():
-        model = importlib.import_module(f"keras_impl.{network}").build(config, shape, classes)
+        model = build(module, network, config, data)
         model.set_weights(initial)
-    losses = [model.train_on_batch(x, y, return_dict=True)["loss"] for x, y in batches]
-    return losses, model.get_weights()
+        if network == "transfer":
+            module.set_phase(model, config, "fine_tuning")
+    x = np.concatenate([x for x, _, _ in batches])
+    target = np.concatenate([{"vae": noise, "gan": noise, "autoencoder": x}.get(network, y) for x, y, noise in batches])
+    pipeline = tf.data.Dataset.from_tensor_slices((x, target)).batch(GLOBAL_BATCH)  # the same global batches
+    fitted = model.fit(pipeline, epochs=1, verbose=0, shuffle=False)
+    return fitted.history["loss"], model.get_weights()
+
+
+def global_batches(network, data, config, sizes):
+    """(x, y, noise) per step: consecutive windows of the training set, noise for the VAE and GAN."""
+    batches, start = [], 0
+    latent = getattr(config, "latent_dim", 1)
+    for index, size in enumerate(sizes):
+        window = np.arange(start, start + size)
+        start += size
+        noise = np.random.default_rng(100 + index).standard_normal((size, latent)).astype(np.float32)
+        batches.append((np.take(data.x_train, window, axis=0, mode="wrap"),
+                        np.take(data.y_train, window, mode="wrap"), noise))
+    return batches
+
+
+def config_of(network):
+    spec = registry.get(network)
+    fields = spec.config_class.__dataclass_fields__
+    return spec.config_class(**({"dropout": 0.0} if "dropout" in fields else {}))  # masks differ per device
+
+
+def strategies():
+    """(reference, candidate): one CPU device, and two logical CPUs mirrored or the accelerator."""
+    if ACCELERATOR is None:
+        mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # one per process: collective keys
+        assert mirrored.num_replicas_in_sync == 2
+        return tf.distribute.get_strategy(), mirrored
+    # Float32 kernels compared with float32 kernels: no TensorFloat-32 matmuls on Ampere and later GPUs.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return tf.distribute.OneDeviceStrategy("/cpu:0"), devices.make_strategy(ACCELERATOR)[0]
 
 
 def main(networks):
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # one per process: collective keys are per instance
-    assert mirrored.num_replicas_in_sync == 2
-    single = tf.distribute.get_strategy()
+    reference, candidate = strategies()
     report = {}
     for network in networks:
-        spec = registry.get(network)
-        fields = spec.config_class.__dataclass_fields__
-        config = spec.config_class(**({"dropout": 0.0} if "dropout" in fields else {}))  # masks differ per device
-        data = data_module.load(spec.default_dataset)
-        shape, classes = data.info.input_shape, data.info.num_classes
-        windows = [np.arange(i * GLOBAL_BATCH, (i + 1) * GLOBAL_BATCH) for i in range(STEPS)]
-        batches = [(np.take(data.x_train, w, axis=0, mode="wrap"), np.take(data.y_train, w, mode="wrap")) for w in windows]
+        config = config_of(network)
+        data = data_module.load(registry.get(network).default_dataset)
         keras.utils.set_random_seed(0)
-        initial = importlib.import_module(f"keras_impl.{network}").build(config, shape, classes).get_weights()
-        for impl, run in (("tf", tf_steps), ("keras", keras_steps)):
-            losses_one, weights_one = run(network, single, initial, batches, config, shape, classes)
-            losses_two, weights_two = run(network, mirrored, initial, batches, config, shape, classes)
+        initial = build(keras_module(network), network, config, data).get_weights()
+        for impl, run, sizes in (("tf", tf_steps, [GLOBAL_BATCH] * STEPS + [UNEVEN]),
+                                 ("keras", keras_steps, [GLOBAL_BATCH] * STEPS)):
+            batches = global_batches(network, data, config, sizes)
+            losses_one, weights_one = run(network, reference, initial, batches, config, data)
+            losses_two, weights_two = run(network, candidate, initial, batches, config, data)
             report[f"{network}/{impl}"] = {
+                "steps": len(batches),
                 "loss_difference": float(np.max(np.abs(np.array(losses_one) - losses_two))),
+                "loss_scale": float(np.max(np.abs(losses_one))),
                 "weight_difference": float(max(np.abs(a - b).max() for a, b in zip(weights_one, weights_two))),
                 "moved": float(max(np.abs(a - b).max() for a, b in zip(weights_one, initial))),
             }
@@ -73,4 +167,4 @@ def main(networks):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[3:] if ACCELERATOR else sys.argv[1:])

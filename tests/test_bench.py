@@ -60,6 +60,24 @@ def test_bench_cli_writes_json_and_png(tmp_path, capsys):
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_bench_at_a_mixed_precision_runs_both_in_it(tmp_path, capsys, monkeypatch):
+    """--precision reaches every run's config; the float32-only parts (keras-io rows, peak, targets) stay out."""
+    from common import cli
+
+    seen = []
+    real_run_row = bench.run_row
+    monkeypatch.setattr(bench, "run_row", lambda row, spec, config, data: seen.append((row, config.precision))
+                        or real_run_row(row, spec, config, data))
+    json_path = tmp_path / "bench.json"
+    code = cli.main(["bench", "logistic_regression", "--repeats", "1", "--epochs", "2", "--precision", "mixed_bfloat16",
+                     "--json", str(json_path), "--plot", str(tmp_path / "bench.png"), "--quiet"])
+    assert code == 0
+    assert "mixed_bfloat16" in capsys.readouterr().out
+    assert sorted(seen) == [("keras", "mixed_bfloat16"), ("tf", "mixed_bfloat16")]
+    written = json.loads(json_path.read_text())
+    assert written["precision"] == "mixed_bfloat16" and written["targets"] == [] and "matmul" not in written
+
+
 @pytest.mark.parametrize("argv", [["bench", "no_such_net"], ["bench", "mlp", "--repeats", "0"],
                                   ["bench", "mlp", "--epochs", "1"]])
 def test_bench_bad_input_is_one_line_and_exit_2(argv, tmp_path, capsys):

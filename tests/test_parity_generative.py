@@ -251,14 +251,15 @@ def test_level2_gan_both_losses_and_gradients_with_injected_latents(training):
 
 
 def test_batch_normalization_matches_keras_over_many_training_calls():
-    """Batch statistics (biased variance), moving-statistic updates (momentum 0.99), epsilon 1e-3, 4-D and 2-D."""
+    """Batch statistics (biased variance, synchronised: E[x^2] - E[x]^2), moving-statistic updates (momentum 0.99),
+    epsilon 1e-3, 4-D and 2-D."""
     import keras
 
     from tf_impl import layers
 
     for shape in [(16, 4, 4, 6), (32, 10)]:
         ours = layers.BatchNormalization(shape[-1])
-        theirs = keras.layers.BatchNormalization()
+        theirs = keras.layers.BatchNormalization(synchronized=True)
         theirs.build(shape)
         rng = np.random.default_rng(0)
         gamma, beta = rng.uniform(0.5, 2.0, shape[-1]).astype(np.float32), rng.normal(size=shape[-1]).astype(np.float32)

@@ -9,7 +9,7 @@ Two players (Goodfellow et al. 2014) with the architecture rules of Radford et a
 One compiled step holds two GradientTapes and two optimizers; with one batch of latent
 vectors z (an argument of the step: drawn from a seeded tf.random.Generator in training,
 injected by the parity tests):
-    fake = G(z)                                                  (batch statistics; moving statistics move)
+    fake = G(z)                 (batch statistics, synchronised across replicas; moving statistics move)
     tape 1: d_loss = mean over 2B of sigmoid_cross_entropy([D(x); D(fake)], [1; 0]) -> D's optimizer
     tape 2: g_loss = mean of sigmoid_cross_entropy(D(G(z)), 1)   non-saturating, against the updated D -> G's optimizer
 Hyperparameters: common.configs.GANConfig. Twin: keras_impl/gan.py.
@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import cli, evaluate, generative
-from tf_impl import layers, loop, optim
+from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -78,55 +78,92 @@ def build(config, image_shape):
 
 
 def optimizer(config):
+    """One player's optimizer; under mixed_float16 with its own dynamic loss scale, as in keras_impl/gan.py."""
     if config.optimizer == "sgd":
-        return optim.SGD(config.learning_rate, momentum=config.momentum)
-    return optim.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+        chosen = optim.SGD(config.learning_rate, momentum=config.momentum)
+    else:
+        chosen = optim.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+    return optim.LossScaleOptimizer(chosen) if config.precision == "mixed_float16" else chosen
+
+
+def optimizers(model, config):
+    """(discriminator's, generator's) optimizer, the slots of each built for its player's variables."""
+    d_optimizer, g_optimizer = optimizer(config), optimizer(config)
+    d_optimizer.build(model.discriminator.trainable_weights)
+    g_optimizer.build(model.generator.trainable_weights)
+    return d_optimizer, g_optimizer
+
+
+def discriminator_losses(model, real, fake, training=True):
+    """Per-image sigmoid cross-entropy of D on [real; fake] against [1; 0]: shape (2B,)."""
+    images = tf.concat([real, tf.cast(fake, real.dtype)], axis=0)  # (2B, H, W, C): real first
+    labels = tf.concat([tf.ones([tf.shape(real)[0], 1]), tf.zeros([tf.shape(fake)[0], 1])], axis=0)
+    logits = tf.cast(model.discriminator(images, training=training), tf.float32)  # (2B, 1); the loss in float32
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)[:, 0]  # (2B, 1) -> (2B,)
+
+
+def generator_losses(model, z, training=True):
+    """Per-latent -log D(G(z)) (non-saturating): shape (B,)."""
+    logits = tf.cast(model.discriminator(model.generator(z, training=training), training=training), tf.float32)
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits)[:, 0]
 
 
 def discriminator_loss(model, real, fake, training=True):
-    images = tf.concat([real, fake], axis=0)  # (2B, H, W, C): real first
-    labels = tf.concat([tf.ones([tf.shape(real)[0], 1]), tf.zeros([tf.shape(fake)[0], 1])], axis=0)
-    logits = model.discriminator(images, training=training)  # (2B, 1)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    return tf.reduce_mean(discriminator_losses(model, real, fake, training))
 
 
 def generator_loss(model, z, training=True):
-    logits = model.discriminator(model.generator(z, training=training), training=training)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits))
+    return tf.reduce_mean(generator_losses(model, z, training))
 
 
-def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim):
+def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim, strategy=None):
+    """The compiled step train_step(real, z): z holds one latent vector per image of the *global* batch.
+
+    Under a tf.distribute strategy each replica takes its rows of z (tf_impl/replicas.py),
+    divides its losses by the global counts (2B images for D, B for G), and the generator's
+    batch normalisation uses the global batch's statistics: one device's step, split.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
     discriminator_weights = model.discriminator.trainable_weights
     generator_weights = model.generator.trainable_weights
 
-    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
-    def train_step(real, z):
+    def replica_step(real, z):
+        z = replicas.this_replicas_rows(z, real)
         fake = model.generator(z, training=True)
         with tf.GradientTape() as tape:
-            d_loss = discriminator_loss(model, real, fake)
-        d_optimizer.apply(tape.gradient(d_loss, discriminator_weights), discriminator_weights)
+            d_loss = replicas.average_loss(discriminator_losses(model, real, fake), real, examples_per_item=2)
+            scaled = d_optimizer.scale_loss(d_loss)  # mixed_float16: each player has its own loss scale
+        d_optimizer.apply(tape.gradient(scaled, discriminator_weights), discriminator_weights)
         with tf.GradientTape() as tape:
-            g_loss = generator_loss(model, z)
-        g_optimizer.apply(tape.gradient(g_loss, generator_weights), generator_weights)
+            g_loss = replicas.average_loss(generator_losses(model, z), real)
+            scaled = g_optimizer.scale_loss(g_loss)
+        g_optimizer.apply(tape.gradient(scaled, generator_weights), generator_weights)
         return d_loss, g_loss, tf.shape(real)[0]
+
+    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
+    def train_step(real, z):
+        d_loss, g_loss, batch_size = strategy.run(replica_step, args=(real, z))
+        total = tf.distribute.ReduceOp.SUM
+        return tuple(strategy.reduce(total, value, axis=None) for value in (d_loss, g_loss, batch_size))
 
     return train_step
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
-    model = build(config, data.info.input_shape)
-    d_optimizer, g_optimizer = optimizer(config), optimizer(config)
-    d_optimizer.build(model.discriminator.trainable_weights)
-    g_optimizer.build(model.generator.trainable_weights)
-    latents = tf.random.Generator.from_seed(config.seed)  # z for every training step
-    train_pipeline = data.train
-    train_step = make_train_step(model, d_optimizer, g_optimizer, train_pipeline.element_spec[0], config.latent_dim)
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope(), layers.precision(config.precision):
+        model = build(config, data.info.input_shape)
+        d_optimizer, g_optimizer = optimizers(model, config)
+        latents = tf.random.Generator.from_seed(config.seed)  # z for every training step
+    train_pipeline = strategy.experimental_distribute_dataset(data.train)  # per-replica batches, reshuffled per pass
+    train_step = make_train_step(model, d_optimizer, g_optimizer, train_pipeline.element_spec[0], config.latent_dim,
+                                 strategy)
 
     def step(real, _labels):  # both players' batch losses: the loop averages each over the epoch
         # The step's body is traced straight into the compiled epoch: called as a nested
         # tf.function, this two-tape step ran 2x slower (measured, TF 2.21 CPU).
-        z = latents.normal([tf.shape(real)[0], config.latent_dim])
+        z = latents.normal([replicas.examples_in(strategy, real), config.latent_dim])  # one per global example
         d_loss, g_loss, batch_size = train_step.python_function(real, z)
         return {"loss": d_loss, "g_loss": g_loss}, batch_size
 
@@ -139,7 +176,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     )
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
-    samples = model.generator(tf.constant(z), training=False).numpy()
+    samples = tf.cast(model.generator(tf.constant(z), training=False), tf.float32).numpy()
     return generative.result(
         NETWORK, "tf", config, data,
         metric="frechet_distance",

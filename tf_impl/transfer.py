@@ -143,6 +143,11 @@ def pretrain(config, source, verbose, checkpoint_of=lambda phase, **objects: Non
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+    with layers.precision(config.precision):  # every model built inside computes in config.precision
+        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir)
+
+
+def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes

@@ -7,8 +7,10 @@
 The ELBO written out (Kingma & Welling 2014), per image:
     -ELBO = sum over pixels of sigmoid_cross_entropy(logits, x)   reconstruction, -log p(x | z)
           + -0.5 * sum(1 + log_var - mean^2 - exp(log_var))      KL(q(z|x) || N(0, I)), analytic
-averaged over the batch. The compiled step takes epsilon as an argument: training draws it
-from a seeded tf.random.Generator, the parity tests inject it.
+averaged over the batch, in float32 under mixed precision too (with float16 the step
+differentiates the scaled loss: tf_impl/optim.py LossScaleOptimizer). The compiled step
+takes epsilon as an argument: training draws it from a seeded tf.random.Generator, the
+parity tests inject it.
 Hyperparameters: common.configs.VAEConfig. Twin: keras_impl/vae.py.
 """
 import math
@@ -19,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import cli, evaluate, generative
-from tf_impl import layers, loop, optim
+from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "vae"
 
@@ -88,28 +90,52 @@ def build(config, input_shape):
 
 
 def sample(mean, log_var, epsilon):
-    """The reparameterisation trick: a draw from N(mean, exp(log_var)) that is differentiable in both."""
-    return mean + tf.exp(0.5 * log_var) * epsilon
+    """The reparameterisation trick: a draw from N(mean, exp(log_var)) that is differentiable in both.
+
+    Under mixed precision epsilon is cast to the code's type, as Keras casts a layer's inputs.
+    """
+    return mean + tf.exp(0.5 * log_var) * tf.cast(epsilon, mean.dtype)
+
+
+def negative_elbo_per_image(model, x, epsilon, training):
+    """(loss, reconstruction, kl), each of shape (batch,): per-image sums over pixels and latent dimensions."""
+    mean, log_var = model.encoder(x, training=training)  # (batch, latent_dim) each
+    logits = model.decoder(sample(mean, log_var, epsilon), training=training)  # (batch, H, W, C)
+    mean, log_var, logits = (tf.cast(t, tf.float32) for t in (mean, log_var, logits))  # the loss in float32
+    per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
+    reconstruction = tf.reduce_sum(per_pixel, axis=[1, 2, 3])
+    kl = -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=1)
+    return reconstruction + kl, reconstruction, kl
 
 
 def negative_elbo(model, x, epsilon, training):
     """(loss, reconstruction, kl), each the mean over the batch of a per-image sum."""
-    mean, log_var = model.encoder(x, training=training)  # (batch, latent_dim) each
-    logits = model.decoder(sample(mean, log_var, epsilon), training=training)  # (batch, H, W, C)
-    per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
-    reconstruction = tf.reduce_mean(tf.reduce_sum(per_pixel, axis=[1, 2, 3]))
-    kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=1))
-    return reconstruction + kl, reconstruction, kl
+    return tuple(tf.reduce_mean(term) for term in negative_elbo_per_image(model, x, epsilon, training))
 
 
-def make_train_step(model, optimizer, image_spec, latent_dim):
-    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
-    def train_step(x, epsilon):
+def make_train_step(model, optimizer, image_spec, latent_dim, strategy=None):
+    """The compiled step train_step(x, epsilon): epsilon holds one row per image of the *global* batch.
+
+    Under a tf.distribute strategy each replica takes its rows of epsilon and divides its
+    summed per-image loss by the global batch size (tf_impl/replicas.py).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+
+    def replica_step(x, epsilon):
+        epsilon = replicas.this_replicas_rows(epsilon, x)
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = negative_elbo(model, x, epsilon, training=True)
-        gradients = tape.gradient(loss, model.trainable_weights)
+            per_image, _, _ = negative_elbo_per_image(model, x, epsilon, training=True)
+            loss = replicas.average_loss(per_image, x)
+            scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
+        gradients = tape.gradient(scaled_loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
         return loss, tf.shape(x)[0]
+
+    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
+    def train_step(x, epsilon):
+        loss, batch_size = strategy.run(replica_step, args=(x, epsilon))
+        total = tf.distribute.ReduceOp.SUM
+        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, batch_size, axis=None)
 
     return train_step
 
@@ -124,19 +150,22 @@ def batched(function, x, batch_size=256):
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
-    model = build(config, data.info.input_shape)
-    optimizer = optim.from_config(config)
-    optimizer.build(model.trainable_weights)
-    noise = tf.random.Generator.from_seed(config.seed)  # epsilon for every training step
-    train_pipeline = data.train
-    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], config.latent_dim)
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope(), layers.precision(config.precision):
+        model = build(config, data.info.input_shape)
+        optimizer = optim.from_config(config)
+        optimizer.build(model.trainable_weights)
+        noise = tf.random.Generator.from_seed(config.seed)  # epsilon for every training step
+    train_pipeline = strategy.experimental_distribute_dataset(data.train)  # per-replica batches, reshuffled per pass
+    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], config.latent_dim, strategy)
     image_spec = tf.TensorSpec([None, *data.info.input_shape], tf.float32)  # any batch size, one trace
-    encode = tf.function(lambda x: model.encoder(x, training=False), input_signature=[image_spec])
-    decode = tf.function(lambda z: model.decoder(z, training=False),
+    encode = tf.function(lambda x: [tf.cast(t, tf.float32) for t in model.encoder(x, training=False)],
+                         input_signature=[image_spec])
+    decode = tf.function(lambda z: tf.cast(model.decoder(z, training=False), tf.float32),
                          input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32)])
 
     def step(x, _labels):  # labels only colour the latent plot
-        return train_step(x, noise.normal([tf.shape(x)[0], config.latent_dim]))
+        return train_step(x, noise.normal([replicas.examples_in(strategy, x), config.latent_dim]))  # one per example
 
     def validate():  # the names keras_impl's loss trackers give these in fit's history
         x = tf.constant(data.x_val)

@@ -65,6 +65,17 @@ def dense(gradient):
     return np.float32(tf.convert_to_tensor(gradient))  # an embedding's gradient is tf.IndexedSlices on both sides
 
 
+def gradient_gaps(keras_grads, tf_grads, weights, precision):
+    """Each float32 gradient within one unit in the last place of the compute type at its largest entry."""
+    assert len(tf_grads) == len(keras_grads) == len(weights)
+    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, weights):
+        assert tf_grad.dtype == tf.float32  # the gradient of a float32 variable
+        scale = np.abs(dense(keras_grad)).max()
+        assert scale > 0, f"{weight.path}: zero gradient proves nothing"
+        gap = np.abs(dense(tf_grad) - dense(keras_grad)).max()
+        assert gap <= ULP[precision] * scale, (weight.path, gap / scale)
+
+
 def assert_same_function(keras_model, tf_model, x, y, tf_loss, precision):
     """Outputs bit-identical in the compute dtype, float32 losses alike, every float32 gradient within
     one unit in the last place of the compute type at its largest entry. tf_loss() -> tf_impl's loss."""
@@ -81,13 +92,7 @@ def assert_same_function(keras_model, tf_model, x, y, tf_loss, precision):
     tf_grads = tape.gradient(loss, tf_model.trainable_weights)
     assert loss.dtype == keras_loss.dtype == tf.float32
     np.testing.assert_allclose(float(loss), float(keras_loss), rtol=1e-6)  # float32, from the same outputs
-    assert len(tf_grads) == len(keras_grads)
-    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, keras_model.trainable_weights):
-        assert tf_grad.dtype == tf.float32  # the gradient of a float32 variable
-        scale = np.abs(dense(keras_grad)).max()
-        assert scale > 0, f"{weight.path}: zero gradient proves nothing"
-        gap = np.abs(dense(tf_grad) - dense(keras_grad)).max()
-        assert gap <= ULP[precision] * scale, (weight.path, gap / scale)
+    gradient_gaps(keras_grads, tf_grads, keras_model.trainable_weights, precision)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -453,17 +458,6 @@ def test_unsupported_precision_is_refused_clearly():
 
 
 # ---- the VAE, the GAN and transfer: their own losses and steps --------------------------------------------
-
-def gradient_gaps(keras_grads, tf_grads, weights, precision):
-    """Each float32 gradient within one unit in the last place of the compute type at its largest entry."""
-    assert len(tf_grads) == len(keras_grads) == len(weights)
-    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, weights):
-        assert tf_grad.dtype == tf.float32
-        scale = np.abs(dense(keras_grad)).max()
-        assert scale > 0, f"{weight.path}: zero gradient proves nothing"
-        gap = np.abs(dense(tf_grad) - dense(keras_grad)).max()
-        assert gap <= ULP[precision] * scale, (weight.path, gap / scale)
-
 
 def gradients_of(loss_fn, weights):
     with tf.GradientTape() as tape:

@@ -1,0 +1,83 @@
+"""A user's own arrays: `path/to/file.npz` with x_train, y_train, x_test, y_test (optionally x_val, y_val).
+
+Images are (N, H, W) or (N, H, W, C) (8-bit pixels are scaled to [0, 1]), tables (N, F)
+(standardised by core on training statistics), labels integers 0..K-1 (K inferred only
+when every class occurs; otherwise --num-classes K, checked in core.class_count).
+Everything that makes an array unusable is refused here with the file and array named.
+"""
+import os
+
+import numpy as np
+
+from common.data.core import Arrays, DataError
+
+NAMES = ("path/to/file.npz",)
+REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+
+
+def matches(name):
+    return name.endswith(".npz") or os.sep in name or os.path.exists(name)
+
+
+def load(path, options):
+    if not os.path.isfile(path):
+        raise DataError(f"no such dataset file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in REQUIRED if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {', '.join(missing)} (need {', '.join(REQUIRED)})")
+            if ("x_val" in archive.files) != ("y_val" in archive.files):
+                raise DataError(f"{path}: x_val and y_val must come together")
+            arrays = {key: archive[key] for key in archive.files}
+    except DataError:
+        raise
+    except Exception as error:  # zipfile.BadZipFile, EOFError, ValueError, OSError, ...
+        raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+    splits = ["train", "val", "test"] if "x_val" in arrays else ["train", "test"]
+    xs = {}
+    ys = {}
+    for split in splits:
+        xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
+    for split in splits[1:]:  # a class the training split never shows cannot be learned: a labelling error
+        unseen = np.setdiff1d(ys[split], ys["train"])
+        if len(unseen):
+            raise DataError(f"{path}: y_{split} has label {int(unseen[0])}, which y_train never shows: "
+                            f"every class must appear in training")
+    shapes = {x.shape[1:] for x in xs.values()}
+    if len(shapes) > 1:
+        raise DataError(f"{path}: examples have different shapes across splits: {sorted(shapes)}")
+    kind = "table" if xs["train"].ndim == 2 else "image"
+    if kind == "image" and np.issubdtype(arrays["x_train"].dtype, np.integer):
+        xs = {split: x / 255.0 for split, x in xs.items()}  # 8-bit pixels -> [0, 1]
+    return Arrays(xs["train"], ys["train"], xs.get("val"), ys.get("val"), xs["test"], ys["test"], kind=kind)
+
+
+def check_split(path, split, x, y):
+    """(x, y) of one split as float64 examples and int64 labels, or a DataError saying what is wrong."""
+    where = f"{path}: x_{split}"
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"{where} must be numeric, got dtype {x.dtype}")
+    if len(x) == 0:
+        raise DataError(f"{where} is empty")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]  # (N, H, W) -> (N, H, W, 1)
+    if x.ndim not in (2, 4):
+        raise DataError(f"{where} has shape {x.shape}: expected (N, features), (N, H, W) or (N, H, W, C)")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{where} contains NaN or infinite values")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{path}: y_{split} has shape {y.shape}: expected integer class labels of shape (N,)")
+    if len(y) != len(x):
+        raise DataError(f"{path}: x_{split} has {len(x)} examples but y_{split} has {len(y)}")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"{path}: y_{split} must hold integer class labels, got dtype {y.dtype}")
+    if np.issubdtype(y.dtype, np.floating) and not (np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        raise DataError(f"{path}: y_{split} holds labels that are not whole numbers (e.g. "
+                        f"{y[np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0]]}); classes are integers 0..K-1")
+    if y.min() < 0:
+        raise DataError(f"{path}: y_{split} has negative labels (e.g. {int(y.min())}); classes are numbered 0..K-1")
+    return x.astype(np.float64), y.astype(np.int64)

@@ -1,0 +1,75 @@
+"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images and `imdb_reviews` text.
+
+Read from `--data-dir` (default ~/tensorflow_datasets). tfds is never asked to download
+implicitly (offline, its retries take minutes): an unprepared dataset fails at once and
+says how to prepare it (`twinnets prepare NAME`, or `--download`). Tests run this path
+under `tfds.testing.mock_data`.
+"""
+import numpy as np
+
+from common.data import text
+from common.data.core import Arrays, DataError
+
+IMAGES = ("mnist", "fashion_mnist", "cifar10")
+TEXT = ("imdb_reviews",)  # tokenised here into padded id sequences
+NAMES = IMAGES + TEXT
+IMDB_VOCABULARY_SIZE = 10000  # ids: 0 padding, 1 out of vocabulary, 2.. the most frequent training words
+IMDB_LENGTH = 200  # tokens kept per review (the first ones); shorter reviews are padded with 0
+
+
+def matches(name):
+    return name in NAMES
+
+
+def load(name, options):
+    (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
+    if name in TEXT:
+        tokens_train = text.tokenize(x_train)
+        table, vocabulary_size = text.build_vocabulary(tokens_train, IMDB_VOCABULARY_SIZE)
+        x_train = text.to_ids(tokens_train, table, IMDB_LENGTH)  # (N, IMDB_LENGTH) int64
+        x_test = text.to_ids(text.tokenize(x_test), table, IMDB_LENGTH)
+        return Arrays(x_train, y_train, None, None, x_test, y_test, kind="tokens", vocabulary_size=vocabulary_size)
+    # uint8 pixels -> float in [0, 1]; tfds images are already (N, H, W, C)
+    return Arrays(x_train / 255.0, y_train, None, None, x_test / 255.0, y_test, kind="image")
+
+
+def hint(name, data_dir):
+    where = f" --data-dir {data_dir}" if data_dir else ""
+    return (
+        f"run `twinnets prepare {name}{where}` once on a machine with internet access "
+        f"(or add --download to this command)"
+    )
+
+
+def splits(name, data_dir, download):
+    """(x, y) numpy arrays of the train and test splits of a tfds dataset; fails at once if not prepared."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download and not builder.is_prepared():
+        prepare(name, data_dir)
+    arrays = []
+    for split in ("train", "test"):
+        try:
+            dataset = builder.as_dataset(split=split, as_supervised=True)
+        except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
+            raise DataError(
+                f"tfds dataset {name!r} is not prepared in {builder.data_dir}; {hint(name, data_dir)}"
+            ) from None
+        batches = list(tfds.as_numpy(dataset.batch(4096)))
+        arrays.append((np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])))
+    return arrays
+
+
+def prepare(name, data_dir=None):
+    """Download and prepare a tfds dataset (needs internet). Returns the directory used."""
+    if name not in NAMES:
+        raise DataError(f"only tfds datasets need preparing ({', '.join(NAMES)}); {name!r} is not one")
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    try:
+        builder.download_and_prepare()
+    except Exception as error:
+        raise DataError(f"could not download {name!r} ({type(error).__name__}); is this machine online?") from None
+    return builder.data_dir

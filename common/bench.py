@@ -13,7 +13,7 @@ Cases:
 - `cnn` on a larger synthetic input, 28x28x1 images in batches of 128 (the shape of
   keras-io's `mnist_convnet`), where the work is convolutions rather than Python and
   per-step overhead. There, two more rows, fit "the keras-io way" (numpy arrays straight
-  into `model.fit(x, y, batch_size=128)`, keras_impl/mnist_convnet.py):
+  into `model.fit(x, y, batch_size=128)`, keras_impl/references/mnist_convnet.py):
   `keras-plain` is *our* cnn model (keras_impl.cnn.build, same compile) fit that way,
   the like-for-like check of our Keras path; `keras-io` is keras-io's own model, an
   outside reference (a different, smaller network: not comparable sample for sample).
@@ -26,7 +26,6 @@ is off on CPU anyway; tf_impl does not use XLA either) and steps_per_execution=1
 which is the difference being measured).
 """
 import dataclasses
-import importlib
 import os
 import platform
 import statistics
@@ -34,7 +33,7 @@ import time
 
 import numpy as np
 
-from common import cli, registry
+from common import cli, modules, registry
 from common.configs import ConfigError
 from common.data import Data, DataInfo
 from common.results import versions, write_json
@@ -155,11 +154,10 @@ def cases(network, epochs, precision="float32"):
 def run_row(row, spec, config, data):
     """One timed run of one row: (samples per second, epoch seconds)."""
     if row in IMPL_ROWS:
-        result = cli.network_module(spec.name, row).train(config, data, verbose=0)
+        result = modules.network_module(spec.name, row).train(config, data, verbose=0)
         seconds = result.history["epoch_seconds"]
     else:
-        # By module name, as compare does: common/ holds no import of keras or of a keras module.
-        reference = importlib.import_module("keras_impl.mnist_convnet")
+        reference = modules.reference_module("mnist_convnet")  # by name: common/ imports no implementation
         if row == "keras-plain":
             seconds = reference.bench_plain_cnn(config, data.x_train, data.y_train, data.info.num_classes,
                                                 epochs=config.epochs)

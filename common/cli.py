@@ -1,4 +1,9 @@
-"""Command lines: `python -m keras_impl.<net>`, `python -m tf_impl.<net>` and `twinnets`.
+"""Command lines of one network: `python -m keras_impl.<net>`, `python -m tf_impl.<net>`.
+
+What a network module's `main` needs, and nothing more: flags built from the network's
+config dataclass, `train_one` (config, data, training, metrics.json) and `run_network`.
+The `twinnets` command (list, train, compare, bench, prepare) is built on this in
+common/twinnets.py; this module imports none of the subcommands.
 
 Flags come from the network's config dataclass (`--hidden-units 128` sets
 `hidden_units`), with the field's type; a flag may only override an existing field.
@@ -8,7 +13,6 @@ writes nothing.
 """
 import argparse
 import dataclasses
-import importlib
 import os
 import shutil
 import sys
@@ -16,13 +20,12 @@ import tempfile
 import types
 
 from common import data as data_module
-from common import devices
+from common import devices, modules
 from common import registry
 from common.checkpoints import CheckpointError
 from common.configs import PRECISIONS, ConfigError
 from common.evaluate import TrainingDiverged
 from common.results import writable_directory
-
 
 
 class OutputError(ValueError):
@@ -31,7 +34,7 @@ class OutputError(ValueError):
 
 USER_ERRORS = (ConfigError, data_module.DataError, registry.UnknownNetworkError, TrainingDiverged, OutputError,
                devices.DeviceError, CheckpointError)
-IMPLS = ("keras", "tf")
+IMPLS = modules.IMPLS
 
 
 class Parser(argparse.ArgumentParser):
@@ -94,6 +97,9 @@ def add_run_flags(parser, one_run=False):
         parser.add_argument("--export", default=None, metavar="DIR", help="write the trained model as a SavedModel")
     parser.add_argument("--data-dir", default=None, help="where tfds datasets are prepared (default: ~/tensorflow_datasets)")
     parser.add_argument("--download", action="store_true", help="let tfds download a dataset that is not prepared yet")
+    parser.add_argument("--num-classes", type=int, default=None, metavar="K",
+                        help="classes of a classification dataset, labels 0..K-1 (default: inferred, and only when "
+                             "every class 0..max occurs)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     parser.add_argument("--strategy", default="auto", choices=devices.STRATEGIES,
                         help="tf.distribute strategy for both implementations (default auto: TPU, else GPUs, else CPU)")
@@ -104,11 +110,7 @@ def prepare_out_dir(path):
     return writable_directory(path, "--out", OutputError)
 
 
-def network_module(network, impl):
-    return importlib.import_module(f"{impl}_impl.{registry.get(network).name}")
-
-
-def load_data(spec, config, data_dir=None, download=False):
+def load_data(spec, config, data_dir=None, download=False, num_classes=None):
     data = data_module.load(
         config.dataset,
         seed=config.seed,
@@ -116,6 +118,7 @@ def load_data(spec, config, data_dir=None, download=False):
         validation_fraction=config.validation_fraction,
         data_dir=data_dir,
         download=download,
+        num_classes=num_classes,
     )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
@@ -136,8 +139,8 @@ def train_one(network, impl, args):
     strategy, where = devices.make_strategy(args.strategy)
     out_dir = prepare_out_dir(args.out or os.path.join("runs", f"{network}-{impl}"))
     check_export_dir(getattr(args, "export", None))
-    data = load_data(spec, config, args.data_dir, args.download)
-    module = network_module(network, impl)
+    data = load_data(spec, config, args.data_dir, args.download, args.num_classes)
+    module = modules.network_module(network, impl)
     if not args.quiet:
         print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
               f"{data.info.n_test} test examples of shape {data.info.input_shape}, {data.info.num_classes} classes")
@@ -150,12 +153,25 @@ def train_one(network, impl, args):
                               checkpoint_dir=args.checkpoint_dir)
     if args.export:
         export(result, impl, data, args.export)
+    result.floor = spec.floor_for(data.info.name, result.metric)
+    result.below_floor = None if result.floor is None else not spec.clears(result.value, result.floor)
     path = result.write(out_dir)
     others = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items() if name != result.metric)
     print(f"{network} ({impl}): test {result.metric} {result.value:.4f}" + (f" ({others})" if others else "")
           + f", {result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
-    print(f"wrote {path}")
+    print(f"wrote {path}; {verdict(spec, result)}")
     return result
+
+
+def verdict(spec, result):
+    """The run's result against the registry's floor, in words (the last line a run prints)."""
+    where = f"{spec.name} on {result.dataset}"
+    if result.floor is None:
+        return f"test {result.metric} {result.value:.4f}: no floor is set for {where}, so no verdict"
+    side = ">=" if spec.higher_is_better else "<="
+    if result.below_floor:
+        return f"BELOW THE FLOOR: test {result.metric} {result.value:.4f} misses {side} {result.floor} set for {where}"
+    return f"clears the floor: test {result.metric} {result.value:.4f} {side} {result.floor} set for {where}"
 
 
 def make_deterministic(seed):
@@ -185,7 +201,7 @@ def export(result, impl, data, directory):
     if result.model is None:
         raise OutputError(f"{result.network} ({impl}) has no single model to export")
     check_export_dir(directory)
-    exporter = importlib.import_module(f"{impl}_impl.export")
+    exporter = modules.export_module(impl)
     shape, dtype = result.model_input
     parent = os.path.dirname(os.path.abspath(directory))
     os.makedirs(parent, exist_ok=True)
@@ -222,82 +238,3 @@ def run_network(network, impl, argv=None):
     parser.add_argument("--out", default=None, help=f"folder for metrics.json (default: runs/{network}-{impl})")
     args = parser.parse_args(argv)
     return guarded(lambda: train_one(network, impl, args))
-
-
-def _list(_args):
-    rows = [("network", "default data", "metric", "floor", "tolerance", "title")]
-    for spec in registry.NETWORKS.values():
-        direction = ">=" if spec.higher_is_better else "<="
-        rows.append((spec.name, spec.default_dataset, spec.metric, f"{direction} {spec.floor}", f"{spec.tolerance}", spec.title))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
-
-
-def _network_argument(argv_tail):
-    """The network named after the subcommand, so that its config flags can be added."""
-    for token in argv_tail:
-        if not token.startswith("-"):
-            return token
-    return None
-
-
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = Parser(prog="twinnets", description="Every network twice: Keras and raw TensorFlow, proven the same.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    commands.add_parser("list", help="the networks, their default data, metric and floor")
-
-    network = _network_argument(argv[1:]) if len(argv) > 1 else None
-    spec = registry.NETWORKS.get(network)
-
-    train = commands.add_parser("train", help="train one implementation of a network")
-    train.add_argument("network", help=", ".join(registry.NETWORKS))
-    train.add_argument("--impl", choices=IMPLS, required=True)
-    train.add_argument("--out", default=None, help="folder for metrics.json (default: runs/<network>-<impl>)")
-    add_run_flags(train, one_run=True)
-
-    compare = commands.add_parser("compare", help="train both implementations over seeds and compare")
-    compare.add_argument("network", help=", ".join(registry.NETWORKS))
-    compare.add_argument("--seeds", type=int, default=3, help="train each implementation with seeds 0..K-1 (default 3)")
-    compare.add_argument("--json", default=None, help="report path (default: runs/compare-<network>.json)")
-    compare.add_argument("--plot", default=None, help="learning-curve PNG (default: runs/compare-<network>.png)")
-    add_run_flags(compare)
-
-    bench = commands.add_parser("bench", help="training throughput of both implementations (samples/s)")
-    bench.add_argument("network", nargs="?", default="all", help="all (default) or one of " + ", ".join(registry.NETWORKS))
-    bench.add_argument("--repeats", type=int, default=3, help="interleaved runs of each implementation (default 3)")
-    bench.add_argument("--epochs", type=int, default=6, help="epochs per run, the first excluded as warm-up (default 6)")
-    bench.add_argument("--json", default=os.path.join("runs", "bench.json"), help="report path (default: runs/bench.json)")
-    bench.add_argument("--plot", default=os.path.join("runs", "bench.png"), help="bar chart (default: runs/bench.png)")
-    bench.add_argument("--quiet", action="store_true", help="no per-run progress")
-    bench.add_argument("--precision", default="float32", choices=PRECISIONS,
-                       help="every run's --precision (default float32; the targets are float32 ones)")
-
-    prepare = commands.add_parser("prepare", help="download and prepare a tfds dataset (needs internet)")
-    prepare.add_argument("dataset", choices=data_module.TFDS)
-    prepare.add_argument("--data-dir", default=None)
-
-    if spec is not None and argv and argv[0] in ("train", "compare"):
-        add_config_flags(train if argv[0] == "train" else compare, spec.config_class)
-
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        return guarded(lambda: _list(args))
-    if args.command == "prepare":
-        return guarded(lambda: print(f"prepared {args.dataset} in {data_module.prepare(args.dataset, args.data_dir)}"))
-    if args.command == "train":
-        return guarded(lambda: train_one(registry.get(args.network).name, args.impl, args))
-    if args.command == "bench":
-        from common import bench as bench_module
-
-        return guarded(lambda: bench_module.run_from_args(args))
-    from common import compare as compare_module
-
-    if args.deterministic:
-        make_deterministic(0)  # each run still sets its own seed
-    return guarded(lambda: compare_module.run_from_args(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

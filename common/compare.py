@@ -2,32 +2,35 @@
 
 Each implementation is trained K times (seeds 0..K-1) on the same data: for a given
 seed both see the same split and the same shuffles. The report says whether both clear
-the network's floor and whether their mean metrics differ by no more than its
-tolerance, prints a table, and writes JSON and a PNG of the learning curves.
+the network's floor and, as a statistical claim (common/stats.py), whether the two are
+the same network: the difference of the mean metrics with its 95% confidence interval
+(Welch), a difference test, and a TOST equivalence test against the registry's
+tolerance, giving a verdict — equivalent, different or undecided (with the seeds that
+would likely decide it). It prints a table and writes JSON and a PNG of the learning curves.
 """
 import dataclasses
 import os
 import statistics
 
-from common import cli, registry
+from common import cli, modules, registry, stats
 from common.configs import ConfigError
 from common.results import versions, write_json
 
 LOWER_IS_BETTER = {"mse", "log_loss", "neg_elbo", "frechet_distance"}
 
 
-def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, verbose=True):
+def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, num_classes=None, verbose=True):
     """Train both implementations `seeds` times; returns the report as a dict."""
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     spec = registry.get(network)
     base = spec.check(spec.config_class(**(overrides or {})))
-    data = cli.load_data(spec, base, data_dir, download)
+    data = cli.load_data(spec, base, data_dir, download, num_classes)
     impls = {}
     figures = {}  # generative networks: seed 0's arrays for the sample grid, per implementation
     total, done = 2 * seeds, 0
     for impl in cli.IMPLS:
-        module = cli.network_module(network, impl)
+        module = modules.network_module(network, impl)
         runs = []
         for seed in range(seeds):
             config = dataclasses.replace(base, seed=seed)
@@ -50,10 +53,12 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
                 "history": result.history,
             })
         impls[impl] = {"runs": runs}
-    # The registry's floor and tolerance judge its own metric; another metric is reported, not judged.
+    # The registry's tolerance judges its own metric, its floor that metric on the data the floor was
+    # set for; another metric, or a floor on other data, is reported, not judged.
     judged = metric == spec.metric
     higher_is_better = spec.higher_is_better if judged else metric not in LOWER_IS_BETTER
-    floor, tolerance = (spec.floor, spec.tolerance) if judged else (None, None)
+    floor = spec.floor_for(data.info.name, metric)
+    tolerance = spec.tolerance if judged else None
     for summary in impls.values():
         values = [run["metric"] for run in summary["runs"]]
         summary["metric_mean"] = statistics.fmean(values)
@@ -61,7 +66,7 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
         summary["clears_floor"] = None if floor is None else all(
             value >= floor if higher_is_better else value <= floor for value in values
         )
-    difference = impls["keras"]["metric_mean"] - impls["tf"]["metric_mean"]
+    keras_values, tf_values = ([run["metric"] for run in impls[impl]["runs"]] for impl in ("keras", "tf"))
     report = {
         "network": network,
         "dataset": data.info.name,
@@ -72,7 +77,7 @@ def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, 
         "seeds": seeds,
         "config": dataclasses.asdict(base),
         "impls": impls,
-        "parity": {"difference": difference, "passed": None if tolerance is None else abs(difference) <= tolerance},
+        "parity": stats.parity(keras_values, tf_values, tolerance),  # difference, CI, p-values, verdict, passed
         "versions": versions(),
     }
     if figures:
@@ -86,8 +91,9 @@ def table(report):
     lines = [
         f"{report['network']} on {report['dataset']}: {metric} "
         f"({'higher' if report['higher_is_better'] else 'lower'} is better) over {report['seeds']} seed(s), "
-        + (f"floor {report['floor']}, tolerance {report['tolerance']}" if report["floor"] is not None
-           else "no floor or tolerance registered for this metric"),
+        + (f"floor {report['floor']}" if report["floor"] is not None
+           else f"no floor set for this metric on {report['dataset']}")
+        + (f", tolerance {report['tolerance']}" if report["tolerance"] is not None else ", no tolerance for this metric"),
         f"{'impl':6s} {metric + ' (mean ± std)':>26s} {'final loss':>10s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",
     ]
     for impl, summary in report["impls"].items():
@@ -107,13 +113,7 @@ def table(report):
                 values = [run["metrics"][name] for run in summary["runs"]]
                 cells.append(f"{statistics.fmean(values):.4f} ± {statistics.pstdev(values):.4f}")
             lines.append(f"{name:26s} " + " ".join(f"{cell:>22s}" for cell in cells))
-    parity = report["parity"]
-    gap = f"parity: |keras - tf| = {abs(parity['difference']):.4f}"
-    if parity["passed"] is None:
-        lines.append(f"{gap} (not judged: no tolerance registered for {metric} on this data)")
-    else:
-        verdict = "agree" if parity["passed"] else "DISAGREE"
-        lines.append(f"{gap} {'<=' if parity['passed'] else '>'} {report['tolerance']}: the two implementations {verdict}")
+    lines += stats.format_parity(report["parity"], metric)
     return "\n".join(lines)
 
 
@@ -129,7 +129,7 @@ def run_from_args(args):
     for path in (json_path, plot_path):
         cli.prepare_out_dir(os.path.dirname(os.path.abspath(path)))
     report = compare(spec.name, seeds=args.seeds, overrides=overrides, data_dir=args.data_dir,
-                     download=args.download, verbose=not args.quiet)
+                     download=args.download, num_classes=args.num_classes, verbose=not args.quiet)
     print(table(report))
     figures = report.pop("figures", None)
     write_json(json_path, report)

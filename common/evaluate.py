@@ -4,6 +4,8 @@ Neither implementation scores itself. Each hands over its raw outputs (logits) o
 test split, and the same code here turns them into numbers.
 """
 
+import math
+
 import numpy as np
 from sklearn import metrics as sk_metrics
 
@@ -49,14 +51,39 @@ def regression(y_true, predictions):
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; training stops rather than writing garbage."""
+    """The loss became NaN or infinite, or exploded; training stops rather than writing garbage."""
 
 
-def diverged(value, step, epoch):
-    """The error both implementations raise when the loss stops being a number (step and epoch from 1)."""
+# A loss "explodes" when the epoch's running mean passes EXPLOSION_FACTOR x its value at the
+# first step of the run (the untrained model's, about ln K for K classes), or x 1 when that start
+# is below 1. Both implementations check the same quantity after every step: the running mean
+# fit reports. A learning rate of 1e12 drives an mlp's loss to ~1e25, finite, so a NaN check
+# alone would let it "finish" at chance; a healthy run never comes near 1e4 x its start.
+EXPLOSION_FACTOR = 1e4
+
+
+def explosion_limit(start):
+    """The largest running-mean loss allowed, given the loss at the run's first step."""
+    return EXPLOSION_FACTOR * max(abs(float(start)), 1.0)
+
+
+def is_divergent(value, start):
+    """True for a running-mean loss that is NaN, infinite, or past the explosion limit."""
+    value = float(value)
+    return not math.isfinite(value) or (math.isfinite(float(start)) and abs(value) > explosion_limit(start))
+
+
+def diverged(value, step, epoch, start=None):
+    """The error both implementations raise when the loss diverges (step and epoch from 1)."""
+    value = float(value) if not isinstance(value, str) else value
+    if isinstance(value, float) and math.isfinite(value):
+        what = (f"exploded to {value:.3g} (more than {EXPLOSION_FACTOR:,.0f}x its value at the first step, "
+                f"{float(start):.3g})")
+    else:
+        what = f"became {value}"
     return TrainingDiverged(
-        f"the training loss became {value} at step {step} of epoch {epoch}; "
-        "try a lower --learning-rate (no results were written)"
+        f"the training loss {what} at step {step} of epoch {epoch}; "
+        "try a lower --learning-rate (no results were written; earlier checkpoints are kept)"
     )
 
 

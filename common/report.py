@@ -8,8 +8,9 @@ table in README.md between the markers
     <!-- results:begin -->
     <!-- results:end -->
 
-with the metric of both implementations (mean ± std over the seeds), the parity verdict
-and the training throughput of both, followed by the date, the machine and the versions.
+with the metric of both implementations (mean ± std over the seeds), the difference of
+the means with its 95% confidence interval, the parity verdict (common/stats.py:
+equivalent, different or undecided) and the training throughput of both, followed by the date, the machine and the versions.
 
     python -m common.report                     # every network, 3 seeds, report/ and README.md
     python -m common.report --networks cnn mlp --seeds 2 --out /tmp/report --readme /tmp/README.md
@@ -54,18 +55,26 @@ def row(report, spec):
         summary = report["impls"][impl]
         cells.append(f"{summary['metric_mean']:.4f} ± {summary['metric_std']:.4f}")
         speeds.append(f"{statistics.median(run['samples_per_second'] for run in summary['runs']):,.0f}")
-    passed = report["parity"]["passed"]
-    verdict = "not judged" if passed is None else ("agree" if passed else "**DISAGREE**")
-    tolerance = "" if report["tolerance"] is None else f" ≤ {report['tolerance']}" if passed else f" > {report['tolerance']}"
+    parity = report["parity"]
+    if parity.get("ci_low") is None:
+        cells.append(f"{parity['difference']:+.4f}")
+    else:
+        cells.append(f"{parity['difference']:+.4f} [{parity['ci_low']:+.4f}, {parity['ci_high']:+.4f}]")
+    verdict = parity.get("verdict", "undecided")
+    verdict = f"**{verdict}**" if verdict == "different" else verdict
+    if verdict == "undecided" and parity.get("seeds_to_decide"):
+        verdict += f" (~{parity['seeds_to_decide']} seeds would decide)"
+    tolerance = "" if report["tolerance"] is None else f" vs ±{report['tolerance']:g}"
     misses = [impl for impl, summary in report["impls"].items() if summary.get("clears_floor") is False]
     floor_note = f"; **floor MISSED** by a {' and a '.join(misses)} seed" if misses else ""  # reported, not hidden
-    cells.append(f"{verdict} (Δ {abs(report['parity']['difference']):.4f}{tolerance}){floor_note}")
+    cells.append(f"{verdict}{tolerance}{floor_note}")
     cells += speeds
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| network | what | default data | metric | floor | Keras (mean ± std) | raw TF (mean ± std) | parity "
-          "| Keras samples/s | raw TF samples/s |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| network | what | default data | metric | floor | Keras (mean ± std) | raw TF (mean ± std) "
+          "| Keras − TF [95% CI] | verdict (TOST vs tolerance) | Keras samples/s | raw TF samples/s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def machine_line(seeds, when=None):

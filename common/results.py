@@ -21,6 +21,10 @@ class RunResult:
     seed: int
     config: dict
     versions: dict = dataclasses.field(default_factory=lambda: versions())
+    # The registry's floor for this metric on this dataset (None: none set for this data, no verdict),
+    # and whether the run missed it (on the wrong side: below for accuracy, above for an error).
+    floor: float = None
+    below_floor: bool = None
     # Generative networks: small arrays for the figures (sample grid, latent view), e.g.
     # {"inputs", "reconstructions", "samples", "latent_2d", "labels"}; never written to JSON.
     figures: dict = dataclasses.field(default=None, repr=False)

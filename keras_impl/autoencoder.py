@@ -23,7 +23,7 @@ import keras
 from common import cli, evaluate, generative
 from common.data import DataError, require_image
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, optimizer_from_config, precision, resumable_fit
+from keras_impl.supervised import EpochStats, StopOnDivergence, keras_history, optimizer_from_config, precision, resumable_fit
 
 NETWORK = "autoencoder"
 
@@ -94,7 +94,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     stats = EpochStats()
     train_pipeline = data.train.map(as_pairs)
     fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(as_pairs), epochs=config.epochs,
-                           callbacks=[StopOnNaN(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
+                           callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
                            fingerprint=fingerprint(NETWORK, "keras", config, data))
     seconds = time.perf_counter() - started
     reconstructions = keras.ops.convert_to_numpy(keras.ops.cast(model(data.x_test, training=False), "float32"))

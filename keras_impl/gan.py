@@ -27,7 +27,7 @@ from keras import ops
 
 from common import cli, evaluate, generative
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnNaN, keras_history, per_replica, precision, resumable_fit
+from keras_impl.supervised import EpochStats, StopOnDivergence, keras_history, per_replica, precision, resumable_fit
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -160,7 +160,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     started = time.perf_counter()
     stats = EpochStats()
     train_pipeline = data.train.map(images)
-    fitted = resumable_fit(model, train_pipeline, epochs=config.epochs, callbacks=[StopOnNaN(), stats], stats=stats,
+    fitted = resumable_fit(model, train_pipeline, epochs=config.epochs, callbacks=[StopOnDivergence(), stats], stats=stats,
                            verbose=verbose, checkpoint_dir=checkpoint_dir,
                            fingerprint=fingerprint(NETWORK, "keras", config, data),
                            optimizers=[(model.d_optimizer, model.discriminator.trainable_variables),

@@ -8,7 +8,6 @@ real-valued output, num_classes 1 in common.data), and `fit` runs the epochs.
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import checkpoints, evaluate
-from common.evaluate import diverged
+from common.evaluate import diverged, is_divergent
 from common.results import RunResult, save_weights, training_throughput
 
 
@@ -65,7 +64,7 @@ def compile_classifier(model, config, num_classes):
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     # Explicit, to compare like with like (twinnets bench): jit_compile "auto" is off on CPU anyway, and
     # tf_impl uses no XLA either; steps_per_execution=1 is fit's default, one host call and one round of
-    # callbacks per step (StopOnNaN names the bad step), the fit path as users run it. tf_impl's loop
+    # callbacks per step (StopOnDivergence names the bad step), the fit path as users run it. tf_impl's loop
     # compiles a whole epoch into one call instead: that difference is what the bench measures.
     model.compile(optimizer=optimizer_from_config(config), loss=loss, metrics=[accuracy], jit_compile=False,
                   steps_per_execution=1)
@@ -124,27 +123,37 @@ def keras_history(fitted, stats, drop=()):
     return {**history, **stats.history}
 
 
-class StopOnNaN(keras.callbacks.Callback):
-    """Stop on a NaN/infinite loss with an error naming the step and epoch, so no result is written.
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stop when a loss diverges, with an error naming the step and epoch, so no result is written.
 
-    keras.callbacks.TerminateOnNaN stops quietly instead. The per-batch check runs on
-    Keras's callback thread (async_safe), so it costs the training loop no host sync.
+    Diverges: the running mean fit reports for a loss (every log whose name ends in "loss")
+    becomes NaN or infinite, or passes common.evaluate.explosion_limit of its value after
+    the run's first step, as tf_impl/loop.py checks in its compiled epoch.
+    keras.callbacks.TerminateOnNaN stops quietly instead, and only on NaN. The per-batch
+    check runs on Keras's callback thread (async_safe), so it costs the loop no host sync.
     """
 
     async_safe = True
+
+    def on_train_begin(self, logs=None):
+        self.start = {}
 
     def on_epoch_begin(self, epoch, logs=None):
         self.first_bad = None
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = float((logs or {}).get("loss", 0.0))  # the epoch's running mean: NaN from the bad step on
-        if self.first_bad is None and not math.isfinite(loss):
-            self.first_bad = (batch, loss)
+        for name, value in (logs or {}).items():
+            if not name.endswith("loss"):
+                continue
+            value = float(value)
+            start = self.start.setdefault(name, value)
+            if self.first_bad is None and is_divergent(value, start):
+                self.first_bad = (batch, value, start)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.first_bad is not None:
-            batch, loss = self.first_bad
-            raise diverged(loss, batch + 1, epoch + 1)
+            batch, value, start = self.first_bad
+            raise diverged(value, batch + 1, epoch + 1, start)
 
 
 class Checkpoints(keras.callbacks.Callback):
@@ -157,7 +166,7 @@ class Checkpoints(keras.callbacks.Callback):
     previous one (atomic: a crash during a save leaves the previous state whole), with
     common.checkpoints' fingerprint next to it. The data order, as in tf_impl/loop.py:
     each epoch draws the pipeline's next shuffle pass, so a resume makes and drops one
-    iterator per finished epoch. Put it after StopOnNaN (a NaN epoch is never saved),
+    iterator per finished epoch. Put it after StopOnDivergence (a NaN epoch is never saved),
     EpochStats and EarlyStopping in the callback list.
     """
 
@@ -289,7 +298,7 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     with precision(config.precision):
         model = build(config, data.info.input_shape, data.info.num_classes)
     stats = EpochStats()
-    callbacks, stopper = [StopOnNaN(), stats], None
+    callbacks, stopper = [StopOnDivergence(), stats], None
     if early_stopping_patience is not None:
         stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience,
                                                 restore_best_weights=True)

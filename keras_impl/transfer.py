@@ -68,7 +68,7 @@ def fit(model, data, epochs, verbose, checkpoint=(None, None)):
     train_pipeline = data.train
     stats = supervised.EpochStats()
     fitted = supervised.resumable_fit(model, train_pipeline, validation_data=data.val, epochs=epochs,
-                                      callbacks=[supervised.StopOnNaN(), stats], stats=stats, verbose=verbose,
+                                      callbacks=[supervised.StopOnDivergence(), stats], stats=stats, verbose=verbose,
                                       checkpoint_dir=checkpoint[0], fingerprint=checkpoint[1])
     return supervised.keras_history(fitted, stats)
 

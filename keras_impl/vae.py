@@ -26,7 +26,7 @@ from keras import ops
 
 from common import cli, evaluate, generative
 from common.checkpoints import fingerprint
-from keras_impl.supervised import (EpochStats, StopOnNaN, keras_history, optimizer_from_config, per_replica, precision,
+from keras_impl.supervised import (EpochStats, StopOnDivergence, keras_history, optimizer_from_config, per_replica, precision,
                                    resumable_fit)
 
 NETWORK = "vae"
@@ -134,7 +134,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     stats = EpochStats()
     train_pipeline = data.train.map(images)
     fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(images), epochs=config.epochs,
-                           callbacks=[StopOnNaN(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
+                           callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
                            fingerprint=fingerprint(NETWORK, "keras", config, data))
     seconds = time.perf_counter() - started
 

@@ -11,7 +11,7 @@ import os
 import sys
 
 import common  # noqa: F401  (quiet TensorFlow)
-from common import cli
+from common import twinnets
 
 TIMING = ("epoch_seconds", "train_traces", "train_seconds", "samples_per_second", "versions")
 
@@ -29,7 +29,7 @@ def main():
         out = os.path.join(scratch, f"{network}-{impl}")
         flags = spec["fast"].get(network, ["--epochs", "2"])
         with contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main(["train", network, "--impl", impl, *flags, "--deterministic", "--quiet", "--out", out])
+            code = twinnets.main(["train", network, "--impl", impl, *flags, "--deterministic", "--quiet", "--out", out])
         if code != 0:
             raise SystemExit(f"{network} ({impl}) failed with exit code {code}")
         with open(os.path.join(out, "metrics.json")) as stream:

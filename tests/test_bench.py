@@ -33,10 +33,10 @@ def test_synthetic_images_have_the_mnist_shape():
 
 
 def test_bench_cli_writes_json_and_png(tmp_path, capsys):
-    from common import cli
+    from common import twinnets
 
     json_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
-    code = cli.main(["bench", "logistic_regression", "--repeats", "1", "--epochs", "2",
+    code = twinnets.main(["bench", "logistic_regression", "--repeats", "1", "--epochs", "2",
                      "--json", str(json_path), "--plot", str(plot_path), "--quiet"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -62,14 +62,14 @@ def test_bench_cli_writes_json_and_png(tmp_path, capsys):
 
 def test_bench_at_a_mixed_precision_runs_both_in_it(tmp_path, capsys, monkeypatch):
     """--precision reaches every run's config; the float32-only parts (keras-io rows, peak, targets) stay out."""
-    from common import cli
+    from common import twinnets
 
     seen = []
     real_run_row = bench.run_row
     monkeypatch.setattr(bench, "run_row", lambda row, spec, config, data: seen.append((row, config.precision))
                         or real_run_row(row, spec, config, data))
     json_path = tmp_path / "bench.json"
-    code = cli.main(["bench", "logistic_regression", "--repeats", "1", "--epochs", "2", "--precision", "mixed_bfloat16",
+    code = twinnets.main(["bench", "logistic_regression", "--repeats", "1", "--epochs", "2", "--precision", "mixed_bfloat16",
                      "--json", str(json_path), "--plot", str(tmp_path / "bench.png"), "--quiet"])
     assert code == 0
     assert "mixed_bfloat16" in capsys.readouterr().out
@@ -81,9 +81,9 @@ def test_bench_at_a_mixed_precision_runs_both_in_it(tmp_path, capsys, monkeypatc
 @pytest.mark.parametrize("argv", [["bench", "no_such_net"], ["bench", "mlp", "--repeats", "0"],
                                   ["bench", "mlp", "--epochs", "1"]])
 def test_bench_bad_input_is_one_line_and_exit_2(argv, tmp_path, capsys):
-    from common import cli
+    from common import twinnets
 
-    code = cli.main(argv + ["--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")])
+    code = twinnets.main(argv + ["--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")])
     assert code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("twinnets: error:") and "\n" not in error
@@ -101,7 +101,7 @@ def fake_compare(network, *, seeds=3, verbose=True):
             "higher_is_better": spec.higher_is_better, "floor": spec.floor, "tolerance": spec.tolerance, "seeds": seeds,
             "impls": {"keras": {"runs": runs(0.97, 1000), "metric_mean": 0.971, "metric_std": 0.001},
                       "tf": {"runs": runs(0.96, 3000), "metric_mean": 0.961, "metric_std": 0.002}},
-            "parity": {"difference": 0.01, "passed": True}}
+            "parity": {"difference": 0.01, "ci_low": 0.004, "ci_high": 0.016, "verdict": "equivalent", "passed": True}}
 
 
 def test_report_rewrites_only_the_marked_table(tmp_path):
@@ -118,7 +118,7 @@ def test_report_rewrites_only_the_marked_table(tmp_path):
     assert [line.split("|")[1].strip() for line in lines] == ["`mlp`", "`cnn`"]
     cells = [cell.strip() for cell in lines[1].split("|")[1:-1]]
     assert cells[3:] == ["accuracy", "≥ 0.97", "0.9710 ± 0.0010", "0.9610 ± 0.0020",
-                         "agree (Δ 0.0100 ≤ 0.02)", "1,000", "3,000"]
+                         "+0.0100 [+0.0040, +0.0160]", "equivalent vs ±0.02", "1,000", "3,000"]
     assert "Produced by `python -m common.report` on " in text and "cores" in text
     assert "floor MISSED" not in text
     assert sorted(os.listdir(out_dir)) == ["cnn.json", "cnn.png", "mlp.json", "mlp.png"]

@@ -11,13 +11,13 @@ import os
 import numpy as np
 import pytest
 
-from common import cli
+from common import twinnets
 
 
 def run_main(capsys, argv):
-    """cli.main in-process: (exit code, stdout, stderr)."""
+    """twinnets.main in-process: (exit code, stdout, stderr)."""
     try:
-        code = cli.main(argv)
+        code = twinnets.main(argv)
     except SystemExit as exit_:  # argparse errors
         code = exit_.code
     captured = capsys.readouterr()
@@ -153,20 +153,50 @@ def test_out_that_is_a_file(capsys, tmp_path):
 
 
 def test_diverging_loss_stops_and_keeps_earlier_results(cli, tmp_path):
+    """Adam at 1e12 drives the loss to ~1e25, finite: it is stopped as exploded, not written as a result."""
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.json").write_text('{"earlier": "result"}')
     for impl in ("keras_impl", "tf_impl"):
-        done = cli("-m", f"{impl}.mlp", "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "2", "--out", str(out))
+        done = cli("-m", f"{impl}.mlp", "--learning-rate", "1e12", "--epochs", "2", "--out", str(out))
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and re.match(r"twinnets: error: the training loss became (nan|inf) at step \d+ of epoch 1;", lines[0]), lines
+        assert len(lines) == 1 and re.match(r"twinnets: error: the training loss (exploded to \S+ \(more than 10,000x "
+                                            r"its value at the first step, [0-9.]+\)|became (nan|inf)) at step \d+ of "
+                                            r"epoch 1;", lines[0]), lines
         assert json.loads((out / "metrics.json").read_text()) == {"earlier": "result"}
 
 
+@pytest.mark.parametrize("impl", ["keras", "tf"])
+def test_a_run_below_its_floor_says_so(capsys, tmp_path, impl):
+    code, out, _ = run_main(capsys, ["train", "logistic_regression", "--impl", impl, "--learning-rate", "1e-7",
+                                     "--epochs", "1", "--quiet", "--out", str(tmp_path)])
+    assert code == 0
+    assert re.search(r"BELOW THE FLOOR: test accuracy 0\.\d+ misses >= 0\.95 set for logistic_regression on "
+                     r"breast_cancer$", out.strip().splitlines()[-1])
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["below_floor"] is True and written["floor"] == 0.95
+
+
+@pytest.mark.parametrize("impl", ["keras", "tf"])
+def test_a_floor_judges_only_the_data_it_was_set_for(capsys, tmp_path, impl):
+    """On a user's own 10-class images, logistic regression's breast-cancer floor gives no verdict."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_train=rng.uniform(size=(200, 6, 6)), y_train=np.arange(200) % 10,
+             x_test=rng.uniform(size=(40, 6, 6)), y_test=np.arange(40) % 10)
+    code, out, _ = run_main(capsys, ["train", "logistic_regression", "--impl", impl, "--dataset", str(path),
+                                     "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")])
+    assert code == 0
+    last = out.strip().splitlines()[-1]
+    assert "no floor is set for logistic_regression on mine.npz, so no verdict" in last and "BELOW" not in last
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["below_floor"] is None and written["floor"] is None
+
+
 def test_a_real_process_reports_bad_input_without_traceback(cli):
-    done = cli("-m", "common.cli", "train", "cnn", "--impl", "tf", "--epochs", "-1")
+    done = cli("-m", "common.twinnets", "train", "cnn", "--impl", "tf", "--epochs", "-1")
     assert done.returncode == 2
     assert done.stderr.strip() == "twinnets: error: epochs must be at least 1, got -1"
 
@@ -218,7 +248,10 @@ EVERY_NETWORK_CASES = {
     "labels out of range": (lambda tmp: ["--dataset", _npz(tmp, "range.npz", y_test=np.arange(12) % 3 + 5)],
                             "every class must appear in training"),
     "fractional labels": (lambda tmp: ["--dataset", _npz(tmp, "frac.npz", y_train=(np.arange(40) % 3) + 0.5)],
-                          "must hold integer class labels"),
+                          "not whole numbers"),
+    "labels that skip classes": (lambda tmp: ["--dataset", _npz(tmp, "all99.npz", y_train=np.full(40, 99),
+                                                                y_test=np.full(12, 99))],
+                                 "labels run up to 99, but 99 of the classes 0..99 never occur"),
     "images of the wrong rank": (lambda tmp: ["--dataset", _npz(tmp, "rank5.npz", x_train=np.zeros((40, 2, 2, 2, 2)))],
                                  "expected (N, features), (N, H, W) or (N, H, W, C)"),
     "empty dataset": (lambda tmp: ["--dataset", _npz(tmp, "empty.npz", x_train=np.zeros((0, 8, 8)),

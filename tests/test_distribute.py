@@ -150,8 +150,8 @@ def test_multiworker_on_two_processes_matches_one_process(tmp_path):
 
 
 def test_keras_refuses_multiworker_with_a_reason(capsys):
-    from common import cli
+    from common import twinnets
 
-    code = cli.main(["train", "mlp", "--impl", "keras", "--strategy", "multiworker", "--epochs", "1"])
+    code = twinnets.main(["train", "mlp", "--impl", "keras", "--strategy", "multiworker", "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "keras-team/keras#20585" in err and len(err.strip().splitlines()) == 1

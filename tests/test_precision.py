@@ -26,7 +26,7 @@ import pytest
 import tensorflow as tf
 
 from common import checkpoints
-from common import cli as cli_module
+from common import twinnets as cli_module
 from common import compare, registry
 from common import data as data_module
 from common.configs import ConfigError

@@ -8,8 +8,9 @@ module runs it over the epochs:
   around every step;
 - the values an epoch reports are running means over its batches, weighted by batch
   size, as Keras's loss trackers compute them ("loss" and, for a GAN, "g_loss");
-- a NaN or infinite value stops training, naming the first step and the epoch where it
-  appeared (common.evaluate.diverged);
+- a running-mean loss that becomes NaN or infinite, or explodes past 1e4x its value at the
+  run's first step, stops training, naming the first bad step and the epoch
+  (common.evaluate.diverged); the last checkpoint stays the latest;
 - validation after every epoch, early stopping, one progress line per epoch;
 - per epoch, what a benchmark needs: the seconds of the training pass alone
   ("epoch_seconds") and how often the epoch function has been traced so far
@@ -24,7 +25,7 @@ import time
 import tensorflow as tf
 
 from common import checkpoints
-from common.evaluate import diverged
+from common.evaluate import EXPLOSION_FACTOR, diverged
 
 
 class Checkpoint:
@@ -108,11 +109,14 @@ BOOKKEEPING = ("epoch_seconds", "train_traces")  # in the history, not in the pr
 
 
 def make_train_epoch(train_step, names=("loss",)):
-    """One compiled pass: train_epoch(iterator, steps) -> (sums of batch means * batch size, examples, first bad step).
+    """One compiled pass: train_epoch(iterator, steps, start) -> (sums, examples, first bad step, bad, start).
 
     train_step(x, y) -> (values, batch_size): values is a dict of batch means with the
-    keys `names`, or a single batch-mean loss. The first bad step is -1 when every value
-    of every step was finite.
+    keys `names`, or a single batch-mean loss. sums are the batch means * batch size.
+    start holds each value's running mean after the run's first step (NaN until then; the
+    pass fills it in). A step is bad when a running mean (what fit reports) is NaN or
+    infinite or past common.evaluate.explosion_limit(start); the first bad step is -1
+    when there was none; bad is (its running mean, that value's start).
 
     The pass loops over an *iterator* for a known number of steps (a tf.while_loop, as
     Keras's steps_per_execution does). `for x, y in dataset` inside a tf.function would be
@@ -122,21 +126,28 @@ def make_train_epoch(train_step, names=("loss",)):
     """
 
     @tf.function
-    def train_epoch(iterator, steps):
+    def train_epoch(iterator, steps, start):
         sums = {name: tf.constant(0.0) for name in names}
         examples = tf.constant(0)
-        first_bad_step = tf.constant(-1)
+        first_bad_step, bad_value, bad_start = tf.constant(-1), tf.constant(0.0), tf.constant(0.0)
         for step in tf.range(steps):
             x, y = next(iterator)
             values, batch_size = train_step(x, y)
             if not isinstance(values, dict):
                 values = {"loss": values}
-            finite = tf.reduce_all(tf.stack([tf.math.is_finite(values[name]) for name in names]))
-            first_bad_step = tf.where((first_bad_step < 0) & tf.logical_not(finite), step, first_bad_step)
             weight = tf.cast(batch_size, tf.float32)
             sums = {name: sums[name] + tf.cast(values[name], tf.float32) * weight for name in names}
             examples += tf.cast(batch_size, tf.int32)
-        return sums, examples, first_bad_step
+            running = {name: sums[name] / tf.cast(examples, tf.float32) for name in names}
+            start = {name: tf.where(tf.math.is_nan(start[name]), running[name], start[name]) for name in names}
+            for name in names:  # common.evaluate.is_divergent, in tf ops
+                limit = EXPLOSION_FACTOR * tf.maximum(tf.abs(start[name]), 1.0)
+                bad = tf.logical_not(tf.math.is_finite(running[name])) | (tf.abs(running[name]) > limit)
+                newly_bad = (first_bad_step < 0) & bad
+                bad_value = tf.where(newly_bad, running[name], bad_value)
+                bad_start = tf.where(newly_bad, start[name], bad_start)
+                first_bad_step = tf.where(newly_bad, step, first_bad_step)
+        return sums, examples, first_bad_step, (bad_value, bad_start), start
 
     return train_epoch
 
@@ -166,6 +177,7 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
     history = {name: [] for name in names}
     history.update(epoch_seconds=[], train_traces=[])
     epochs_run, stopped = 0, False
+    start = {name: tf.constant(math.nan) for name in names}  # the running means after this run's first step
     if checkpoint is not None:
         if early_stopping is not None:
             checkpoint.track_best_weights(early_stopping)
@@ -181,12 +193,12 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
     for epoch in range(epochs_run, 0 if stopped else epochs):
         started = time.perf_counter()
         batches = train_batches()
-        sums, examples, first_bad_step = train_epoch(iter(batches), tf.constant(steps_of(batches)))
+        sums, examples, first_bad_step, bad, start = train_epoch(iter(batches), tf.constant(steps_of(batches)), start)
         means = {name: float(sums[name]) / float(examples) for name in names}  # float(): waits for the pass
         history["epoch_seconds"].append(time.perf_counter() - started)
         history["train_traces"].append(train_epoch.experimental_get_tracing_count())
         if int(first_bad_step) >= 0:
-            raise diverged(_first_nonfinite(means), int(first_bad_step) + 1, epoch + 1)
+            raise diverged(float(bad[0]), int(first_bad_step) + 1, epoch + 1, float(bad[1]))
         for name, value in means.items():
             history[name].append(value)
         for name, value in validate().items():
@@ -221,10 +233,6 @@ def _save(checkpoint, history, epochs_done, stopped, early_stopping):
 def _set_early_stopping_state(early_stopping, state, best_weights):
     early_stopping.best, early_stopping.best_epoch, early_stopping.wait = state["best"], state["best_epoch"], state["wait"]
     early_stopping.best_weights = [v.numpy() for v in best_weights] if state["has_best"] else None
-
-
-def _first_nonfinite(means):
-    return next((value for value in means.values() if not math.isfinite(value)), "nan")
 
 
 def checkpoint_of(directory, network, config, data, part=None, **objects):

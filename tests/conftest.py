@@ -1,3 +1,15 @@
+"""What every test shares: quiet TensorFlow, the CLI runner, the trained runs, and how the suite spreads over cores.
+
+The suite runs on every core (`-n auto`, pytest-xdist, in pyproject.toml). Each worker
+gives TensorFlow one intra-op thread, so two workers on two cores do not fight over them
+(the models here are small: a training step is dispatch-bound, and a second process buys
+nearly twice the throughput where a second thread buys little). Tests spread one by one
+(`--dist loadgroup`), except groups: a module whose module-scoped fixture trains a model
+keeps its tests on one worker (`pytestmark = pytest.mark.xdist_group(...)`), so the model
+is trained once; the learning tests are grouped per network (`learning_group`), so that
+the networks' trainings spread over the workers while every test of one network shares
+its runs (`learned`).
+"""
 import os
 import subprocess
 import sys
@@ -5,8 +17,15 @@ import sys
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # read by TensorFlow at start; subprocesses inherit it
 
 import common  # noqa: E402,F401  (imports TensorFlow quietly before anything else)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,3 +41,84 @@ def run_cli(*args, cwd=None, timeout=300):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def module_main(capsys):
+    """`python -m MODULE ARGV` in this process (no interpreter and TensorFlow start-up): (exit code, stdout, stderr).
+
+    For tests about what a command does; the few tests about the process itself (start-up
+    noise, no traceback, SIGKILL) use `cli`.
+    """
+    import importlib
+
+    def run(module, *argv):
+        try:
+            code = importlib.import_module(module).main(list(argv))
+        except SystemExit as exit_:  # argparse errors
+            code = exit_.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def learning_group(network):
+    """The xdist group of every learning test of `network`: one worker trains it once, for all of them."""
+    return pytest.mark.xdist_group(f"learning-{network}")
+
+
+_LEARNED = {}
+
+
+def learn(network, seeds=3, **overrides):
+    """`twinnets compare` of `network` over seeds 0..seeds-1, trained once per worker and shared."""
+    from common import compare
+
+    key = (network, seeds, tuple(sorted(overrides.items())))
+    if key not in _LEARNED:
+        _LEARNED[key] = compare.compare(network, seeds=seeds, overrides=overrides or None, verbose=False)
+    return _LEARNED[key]
+
+
+@pytest.fixture(scope="session")
+def learned():
+    return learn
+
+
+
+
+# --- the per-network budget: printed, never asserted (a test must not depend on wall-clock time) ---
+
+# The suite must stay within 20 minutes with ~25 networks on 2 cores: about 96 core-seconds of tests
+# per network (2 x 1200 s / 25), shared tests included. The summary below adds up each test's
+# duration under the network its id names (test_learning[cnn], ...[cnn-adam], transfer's own file),
+# so a network that outgrows its share shows at the end of every run.
+BUDGET_PER_NETWORK = 2 * 1200 / 25
+_SECONDS = {}
+
+
+def _network_of(nodeid):
+    from common import registry
+
+    module = nodeid.split("::")[0].rsplit("/", 1)[-1]
+    for network in sorted(registry.NETWORKS, key=len, reverse=True):  # deep_mlp before mlp
+        if f"[{network}" in nodeid or f"-{network}]" in nodeid or f"-{network}-" in nodeid or f"_{network}." in module:
+            return network
+    return "(shared)"
+
+
+def pytest_runtest_logreport(report):
+    if getattr(report, "duration", None):
+        network = _network_of(report.nodeid)
+        _SECONDS[network] = _SECONDS.get(network, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _SECONDS or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    write = terminalreporter.write_line
+    write(f"core-seconds of tests per network (budget {BUDGET_PER_NETWORK:.0f} each, for ~25 networks in 20 min on 2 cores):")
+    for network, seconds in sorted(_SECONDS.items(), key=lambda item: -item[1]):
+        flag = "  OVER BUDGET" if network != "(shared)" and seconds > BUDGET_PER_NETWORK else ""
+        write(f"  {network:22s} {seconds:8.1f}{flag}")

@@ -29,7 +29,7 @@ def seeded():
     keras.utils.set_random_seed(0)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 @pytest.mark.parametrize("network", ["lstm", "gru"])
 def test_gated_networks_solve_the_adding_problem_and_agree(network):
     report = compare.compare(network, seeds=3, overrides=ADDING, verbose=False)
@@ -42,7 +42,7 @@ def test_gated_networks_solve_the_adding_problem_and_agree(network):
     assert abs(means["keras"] - means["tf"]) <= TOLERANCE, f"mean test MSE differ: {means}"
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_simple_rnn_stays_far_above_with_the_same_budget():
     """Over seeds 0-2: the median test MSE stays far above, and no seed solves the task.
 

@@ -37,15 +37,15 @@ def test_module_runs_and_writes_metrics(cli, tmp_path):
     assert (out / "weights.npz").exists()
 
 
-def test_tf_module_on_a_users_npz(cli, tmp_path):
+def test_tf_module_on_a_users_npz(module_main, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(60, 28, 28)).astype(np.uint8)  # MNIST-shaped images, (N, H, W)
     y = np.arange(60) % 3
     path = tmp_path / "mine.npz"
     np.savez(path, x_train=x, y_train=y, x_test=x[:12], y_test=y[:12])
     out = tmp_path / "run"
-    done = cli("-m", "tf_impl.cnn", "--dataset", str(path), "--epochs", "1", "--out", str(out))
-    assert done.returncode == 0, done.stderr
+    code, _, err = module_main("tf_impl.cnn", "--dataset", str(path), "--epochs", "1", "--out", str(out))
+    assert code == 0, err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["impl"] == "tf" and metrics["dataset"] == "mine.npz"
 
@@ -77,10 +77,14 @@ def test_compare_writes_report_and_plot(capsys, tmp_path):
         assert [run["seed"] for run in summary["runs"]] == [0, 1]
         assert {"seed", "metric", "train_seconds", "samples_per_second", "history"} <= set(summary["runs"][0])
         assert {"metric_mean", "metric_std"} <= set(summary)
-    assert set(report["parity"]) == {"difference", "passed"}
+    parity = report["parity"]
+    assert {"difference", "ci_low", "ci_high", "p_value", "p_equivalence", "verdict", "seeds_to_decide", "passed"} <= set(parity)
+    assert parity["verdict"] in ("equivalent", "different", "undecided") and parity["tolerance"] == 0.02
+    assert parity["ci_low"] <= parity["difference"] <= parity["ci_high"]
     assert report["config"]["epochs"] == 5
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "keras" in out and "parity:" in out
+    assert "keras" in out and f"parity of accuracy: keras - tf = {parity['difference']:+.4f}" in out
+    assert out.count(parity["verdict"]) >= 1
 
 
 def test_train_from_mock_tfds(capsys, tmp_path):
@@ -152,16 +156,16 @@ def test_out_that_is_a_file(capsys, tmp_path):
     assert blocker.read_text() == "keep me"
 
 
-def test_diverging_loss_stops_and_keeps_earlier_results(cli, tmp_path):
+def test_diverging_loss_stops_and_keeps_earlier_results(module_main, tmp_path):
     """Adam at 1e12 drives the loss to ~1e25, finite: it is stopped as exploded, not written as a result."""
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.json").write_text('{"earlier": "result"}')
     for impl in ("keras_impl", "tf_impl"):
-        done = cli("-m", f"{impl}.mlp", "--learning-rate", "1e12", "--epochs", "2", "--out", str(out))
-        assert done.returncode == 2, done.stderr
-        assert "Traceback" not in done.stderr
-        lines = done.stderr.strip().splitlines()
+        code, _, err = module_main(f"{impl}.mlp", "--learning-rate", "1e12", "--epochs", "2", "--out", str(out))
+        assert code == 2, err
+        assert "Traceback" not in err
+        lines = err.strip().splitlines()
         assert len(lines) == 1 and re.match(r"twinnets: error: the training loss (exploded to \S+ \(more than 10,000x "
                                             r"its value at the first step, [0-9.]+\)|became (nan|inf)) at step \d+ of "
                                             r"epoch 1;", lines[0]), lines
@@ -307,11 +311,11 @@ def test_every_network_refuses_bad_input(capsys, tmp_path, network, case):
         assert out_dir.read_text() == "keep me"
 
 
-def test_bad_npz_in_a_real_process_has_no_traceback(cli, tmp_path):
+def test_bad_npz_through_a_module_main_is_one_line(module_main, tmp_path):
     out = tmp_path / "out"
-    done = cli("-m", "keras_impl.gan", "--dataset", truncated_npz(tmp_path), "--out", str(out))
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
+    code, _, err = module_main("keras_impl.gan", "--dataset", truncated_npz(tmp_path), "--out", str(out))
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("twinnets: error: ") and "not a readable .npz file" in lines[0]
     assert not out.exists() or list(out.iterdir()) == []

@@ -22,6 +22,8 @@ import tensorflow as tf
 from common import data as data_module
 from common import evaluate, registry
 
+from conftest import learning_group
+
 IMAGE_SHAPE = (8, 8, 1)  # the default data: scikit-learn's digits
 GENERATIVE = [name for name, spec in registry.NETWORKS.items() if spec.family == "generative"]
 
@@ -454,8 +456,10 @@ def test_sample_judge_penalises_mode_collapse(digits):
     assert scores["class_entropy"] < 1.0  # ln 10 = 2.30 for ten balanced classes
 
 
-def test_trained_generator_beats_untrained_by_a_wide_margin(digits):
-    """One default tf_impl training run: far below the untrained generator and under the floor."""
+@pytest.mark.learning
+@learning_group("gan")
+def test_trained_generator_beats_untrained_by_a_wide_margin(digits, learned):
+    """Default training runs (test_learning's, shared): far below the untrained generator and under the floor."""
     from tf_impl import gan
 
     config = registry.get("gan").config_class()
@@ -463,40 +467,10 @@ def test_trained_generator_beats_untrained_by_a_wide_margin(digits):
     z = evaluate.evaluation_noise((len(digits.x_test), config.latent_dim))
     untrained_fd = evaluate.sample_quality(untrained.generator(z).numpy(), digits.x_train, digits.y_train,
                                            digits.x_test)["frechet_distance"]
-    result = gan.train(config, dataclasses.replace(digits, batch_size=config.batch_size), verbose=0)
-    assert result.value < registry.get("gan").floor
-    assert result.value < untrained_fd / 3
-
-
-def test_reconstruction_metrics(digits):
-    scores = evaluate.reconstruction(digits.x_test, digits.x_test, digits.x_train)
-    assert scores["mse"] == 0.0
-    mean_image = np.broadcast_to(digits.x_train.mean(axis=0), digits.x_test.shape)
-    assert evaluate.reconstruction(digits.x_test, mean_image, digits.x_train)["mse"] == pytest.approx(scores["mse_mean_image"])
-    assert 0.05 < scores["mse_mean_image"] < 0.1
-
-
-def test_elbo_in_numpy_equals_the_training_objective(digits):
-    """common.evaluate.elbo (numpy, its own noise) = tf_impl's negative_elbo with that same noise."""
-    from tf_impl import vae
-
-    config = registry.get("vae").config_class()
-    model = vae.build(config, IMAGE_SHAPE)
-    x = digits.x_test
-    scores = evaluate.elbo(x, lambda a: [t.numpy() for t in model.encoder(a)], lambda z: model.decoder(z).numpy(),
-                           digits.x_train)
-    epsilon = evaluate.evaluation_noise((len(x), config.latent_dim))
-    loss, reconstruction, kl = vae.negative_elbo(model, tf.constant(x), tf.constant(epsilon), training=False)
-    assert scores["neg_elbo"] == pytest.approx(float(loss), rel=1e-5)
-    assert scores["reconstruction"] == pytest.approx(float(reconstruction), rel=1e-5)
-    assert scores["kl"] == pytest.approx(float(kl), rel=1e-4)
-    assert scores["neg_elbo_mean_image"] < scores["neg_elbo"]  # an untrained VAE is worse than the mean image
-
-
-def test_gaussian_kl_closed_form():
-    assert evaluate.gaussian_kl(np.zeros((2, 3)), np.zeros((2, 3))) == pytest.approx([0.0, 0.0])
-    # KL(N(1, e^2) || N(0, 1)) in one dimension = 0.5 * (e^2 + 1 - 1 - 2)
-    assert evaluate.gaussian_kl(np.ones((1, 1)), np.full((1, 1), 2.0))[0] == pytest.approx(0.5 * (np.exp(2.0) - 2.0))
+    for impl, summary in learned("gan")["impls"].items():
+        for run in summary["runs"]:
+            assert run["metric"] < registry.get("gan").floor, (impl, run["seed"], run["metric"])
+            assert run["metric"] < untrained_fd / 3, (impl, run["seed"], run["metric"], untrained_fd)
 
 
 # --- the contract of a network module -----------------------------------------------------

@@ -21,6 +21,10 @@ from keras_impl import transfer as keras_transfer
 from tf_impl import supervised
 from tf_impl import transfer as tf_transfer
 
+from conftest import learning_group
+
+pytestmark = pytest.mark.xdist_group("parity_transfer")  # one worker: cnn_runs and target are built once
+
 PHASES = ("feature_extraction", "fine_tuning", "scratch")
 SHAPE, CLASSES = (8, 8, 1), 5  # digits_transfer's target: 8x8 digits 5-9, relabelled 0-4
 
@@ -286,13 +290,13 @@ def test_training_from_a_checkpoint_skips_pretraining(impl, cnn_runs, target):
     assert result.value == result.metrics["fine_tuning_accuracy"] and len(result.history["loss"]) == 1
 
 
-def test_the_cli_refuses_a_wrong_checkpoint_in_one_line(cli, cnn_runs, tmp_path):
-    process = cli("-m", "tf_impl.transfer", "--filters", "16,64", "--base-checkpoint",
-                  str(cnn_runs["keras"] / "weights.npz"), "--out", str(tmp_path / "run"))
-    assert process.returncode == 2
+def test_the_cli_refuses_a_wrong_checkpoint_in_one_line(module_main, cnn_runs, tmp_path):
+    code, _, err = module_main("tf_impl.transfer", "--filters", "16,64", "--base-checkpoint",
+                               str(cnn_runs["keras"] / "weights.npz"), "--out", str(tmp_path / "run"))
+    assert code == 2
     assert not (tmp_path / "run" / "metrics.json").exists()
-    assert process.stderr.strip().count("\n") == 0 and "does not fit this architecture" in process.stderr
-    assert "Traceback" not in process.stderr
+    assert err.strip().count("\n") == 0 and "does not fit this architecture" in err
+    assert "Traceback" not in err
 
 
 # --- learning: transfer against scratch on the default task (digits 0-4 -> 5-9, 10 examples a class) ---
@@ -309,21 +313,20 @@ def test_the_cli_refuses_a_wrong_checkpoint_in_one_line(cli, cnn_runs, tmp_path)
 # differ by <= 0.007). The claim stays below as a strict xfail: it fails today, and
 # the suite says so the day it starts to hold.
 
-LEARNING_SEEDS = 3
+LEARNING_SEEDS = 3  # the runs of test_learning.py's level-4 check, shared with it (conftest.learned)
 
 
 @pytest.fixture(scope="module")
-def learning_report():
-    from common import compare
-
-    return compare.compare("transfer", seeds=LEARNING_SEEDS, verbose=False)
+def learning_report(learned):
+    return learned("transfer", seeds=LEARNING_SEEDS)
 
 
 def mean_metric(report, impl, name):
     return float(np.mean([run["metrics"][name] for run in report["impls"][impl]["runs"]]))
 
 
-@pytest.mark.slow
+@pytest.mark.learning
+@learning_group("transfer")
 def test_fine_tuning_improves_on_feature_extraction(learning_report):
     for impl in IMPLS:
         gain = mean_metric(learning_report, impl, "fine_tuning_accuracy") - mean_metric(
@@ -331,14 +334,16 @@ def test_fine_tuning_improves_on_feature_extraction(learning_report):
         assert gain > 0.0, f"{impl}: fine-tuning changed target accuracy by {gain:+.4f}"
 
 
-@pytest.mark.slow
+@pytest.mark.learning
+@learning_group("transfer")
 @pytest.mark.parametrize("phase", ["feature_extraction", "fine_tuning"])
 def test_both_implementations_see_the_same_effect_of_transfer(learning_report, phase):
     gains = {impl: mean_metric(learning_report, impl, f"{phase}_gain") for impl in IMPLS}
     assert abs(gains["keras"] - gains["tf"]) <= 0.02, gains  # the cnn tolerance, on the gain over scratch
 
 
-@pytest.mark.slow
+@pytest.mark.learning
+@learning_group("transfer")
 @pytest.mark.xfail(strict=True, reason="measured: transfer from digits 0-4 trails scratch on 5-9 (gain -0.01 to -0.04)")
 @pytest.mark.parametrize("phase", ["feature_extraction", "fine_tuning"])
 def test_transfer_beats_scratch_by_a_clear_margin(learning_report, phase):

@@ -432,7 +432,7 @@ def test_float16_run_resumes_from_its_checkpoint(capsys, tmp_path, impl):
     assert three["config"]["precision"] == "mixed_float16"
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_cnn_learns_in_both(precision):
     """Measured (2 seeds, 30 epochs, digits): float16 Keras 0.982 +- 0.001, tf 0.979 +- 0.001; floor 0.97. ~30 s."""

@@ -23,7 +23,7 @@ from common import data as data_module
 from common import devices, modules
 from common import registry
 from common.checkpoints import CheckpointError
-from common.configs import PRECISIONS, ConfigError
+from common.configs import ConfigError
 from common.evaluate import TrainingDiverged
 from common.results import writable_directory
 

@@ -22,7 +22,6 @@ The train/validation/test split uses a fixed seed (SPLIT_SEED) so that every run
 either implementation and any training seed, is scored on the same test examples. The
 training seed only drives shuffling.
 """
-import dataclasses
 import importlib
 import os
 import pkgutil
@@ -227,9 +226,3 @@ def split(x, y, fraction):
     stratify = y if counts[counts > 0].min() >= 2 and int(fraction * len(y)) >= classes else None
     return train_test_split(x, y, test_size=fraction, random_state=SPLIT_SEED, stratify=stratify)
 
-
-def replace_splits(data, **changes):
-    """A copy of `data` with some arrays replaced and its info's sizes updated to match."""
-    data = dataclasses.replace(data, **changes)
-    info = dataclasses.replace(data.info, n_train=len(data.x_train), n_val=len(data.x_val), n_test=len(data.x_test))
-    return dataclasses.replace(data, info=info)

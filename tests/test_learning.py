@@ -32,3 +32,45 @@ def test_level4_both_learn_and_agree(network, learned):
     assert report["parity"]["passed"], (
         f"mean {spec.metric} differs by {report['parity']['difference']:+.4f} > {spec.tolerance}"
     )
+
+
+@pytest.mark.learning
+@learning_group("rnn")
+def test_whole_trainings_from_the_same_initial_weights_end_alike():
+    """Level 4's spread is the initial weights', not the implementations': from the same start, both end alike.
+
+    Found by `python -m common.report --seeds 8`: tf_impl's rnn seed 5 ended at 0.9306, under
+    the 0.95 floor (Keras's eight seeds: 0.964-0.983). Trained from those same initial weights,
+    Keras ends at 0.9306 too, and from Keras's seed-5 weights both end at 0.9694: the draw
+    decides, and 30 epochs of the two implementations from one start agree. Checked here on
+    tf_impl's seed-5 draw, with the same data order.
+    """
+    import dataclasses
+
+    import keras
+
+    from common import data as data_module
+    from keras_impl import rnn as keras_rnn
+    from tf_impl import rnn as tf_rnn
+
+    config = dataclasses.replace(registry.get("rnn").config_class(), seed=5)
+    data = data_module.load(config.dataset, seed=config.seed, batch_size=config.batch_size)
+    keras.utils.set_random_seed(config.seed)
+    start = tf_rnn.build(config, data.info.input_shape, data.info.num_classes).get_weights()
+
+    def from_start(module):
+        build = module.build
+
+        def build_from_start(*args, **kwargs):
+            model = build(*args, **kwargs)
+            model.set_weights(start)
+            return model
+
+        module.build = build_from_start
+        try:
+            return module.train(config, data, verbose=0).value
+        finally:
+            module.build = build
+
+    keras_value, tf_value = from_start(keras_rnn), from_start(tf_rnn)
+    assert abs(keras_value - tf_value) <= 2 / data.info.n_test, (keras_value, tf_value)  # two test digits at most

@@ -115,7 +115,7 @@ def synthetic_images(seed=0, shape=SYNTHETIC_28["shape"], classes=SYNTHETIC_28["
         arrays += [rng.random((n, *shape), dtype=np.float32), rng.integers(0, classes, n).astype(np.int32)]
     info = DataInfo(name="synthetic 28x28x1", kind="image", input_shape=tuple(shape), num_classes=classes,
                     n_train=n_train, n_val=n_val, n_test=n_test)
-    return Data(info, *arrays, batch_size=batch_size, seed=seed)
+    return Data(*arrays, info=info, batch_size=batch_size, seed=seed)
 
 
 def bench_config(spec, epochs, **fields):

@@ -10,7 +10,8 @@ table in README.md between the markers
 
 with the metric of both implementations (mean ± std over the seeds), the difference of
 the means with its 95% confidence interval, the parity verdict (common/stats.py:
-equivalent, different or undecided) and the training throughput of both, followed by the date, the machine and the versions.
+equivalent, different or undecided) and the training throughput of both, followed by the
+date, the machine and the versions.
 
     python -m common.report                     # every network, 3 seeds, report/ and README.md
     python -m common.report --networks cnn mlp --seeds 2 --out /tmp/report --readme /tmp/README.md

@@ -221,7 +221,7 @@ def test_fit_and_the_tf_loop_see_the_same_batches_every_epoch():
 
     x = np.arange(20, dtype=np.float32).reshape(20, 1)
     y = np.arange(20, dtype=np.int32)  # each label names its example
-    data = Data(DataInfo("toy", "table", (1,), 20, 20, 2, 2), x, y, x[:2], y[:2], x[:2], y[:2], batch_size=5, seed=7)
+    data = Data(x, y, x[:2], y[:2], x[:2], y[:2], info=DataInfo("toy", "table", (1,), 20, 20, 2, 2), batch_size=5, seed=7)
 
     class Recorder(keras.Model):
         def __init__(self):

@@ -8,8 +8,8 @@ module of its own: embedded.py (scikit-learn), tfds.py (+ text.py), npz.py, tran
 and tasks/ (generated tasks, one per file, found without being listed). The names below
 are the package's public surface.
 """
-from common.data.core import (SPLIT_SEED, TEST_FRACTION, Arrays, Data, DataError, DataInfo, Options, class_count,
-                              known_names, load, split)
+from common.data.core import (SPLIT_SEED, TEST_FRACTION, Arrays, Data, DataError, DataInfo, Options, Splits,
+                              class_count, known_names, load, split)
 from common.data.shapes import require_image, require_sequence
 from common.data.text import build_vocabulary, to_ids, tokenize
 from common.data.tfds import IMDB_LENGTH, IMDB_VOCABULARY_SIZE, prepare
@@ -19,8 +19,8 @@ from common.data.tasks.adding import ADDING_LENGTH, ADDING_SEED, ADDING_SIZES, a
 from common.data.transfer import FEW_SHOT_SEED, TransferData, few_shot
 
 __all__ = [
-    "SPLIT_SEED", "TEST_FRACTION", "Arrays", "Data", "DataError", "DataInfo", "Options", "class_count", "known_names",
-    "load", "split", "require_image", "require_sequence", "build_vocabulary", "to_ids", "tokenize", "IMDB_LENGTH",
-    "IMDB_VOCABULARY_SIZE", "prepare", "TFDS", "tfds_hint", "ADDING_LENGTH", "ADDING_SEED", "ADDING_SIZES",
-    "adding_problem", "FEW_SHOT_SEED", "TransferData", "few_shot",
+    "SPLIT_SEED", "TEST_FRACTION", "Arrays", "Data", "DataError", "DataInfo", "Options", "Splits", "class_count",
+    "known_names", "load", "split", "require_image", "require_sequence", "build_vocabulary", "to_ids", "tokenize",
+    "IMDB_LENGTH", "IMDB_VOCABULARY_SIZE", "prepare", "TFDS", "tfds_hint", "ADDING_LENGTH", "ADDING_SEED",
+    "ADDING_SIZES", "adding_problem", "FEW_SHOT_SEED", "TransferData", "few_shot",
 ]

@@ -54,14 +54,20 @@ class DataInfo:
 
 
 @dataclass
-class Data:
-    info: DataInfo
+class Splits:
+    """The six arrays of a dataset: examples and targets of its train, validation and test splits."""
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+
+@dataclass
+class Data(Splits):
+    info: DataInfo
     batch_size: int
     seed: int
 
@@ -91,15 +97,9 @@ def _ordered(x, y, batch_size):
 
 
 @dataclass
-class Arrays:
-    """What a source returns: numpy splits (val may be None: held out here) and what they hold."""
+class Arrays(Splits):
+    """What a source returns: its splits as numpy arrays (val may be None: held out here) and what they hold."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
     kind: str  # as DataInfo.kind
     task: str = "classification"
     vocabulary_size: int = 0
@@ -180,8 +180,8 @@ def assemble(name, arrays, options):
     as_x = lambda a: np.ascontiguousarray(a, dtype=x_dtype)  # noqa: E731
     as_y = lambda a: np.ascontiguousarray(a, dtype=y_dtype)  # noqa: E731
     return Data(
-        info, as_x(x_train), as_y(y_train), as_x(x_val), as_y(y_val), as_x(x_test), as_y(y_test),
-        batch_size=options.batch_size, seed=options.seed,
+        x_train=as_x(x_train), y_train=as_y(y_train), x_val=as_x(x_val), y_val=as_y(y_val), x_test=as_x(x_test),
+        y_test=as_y(y_test), info=info, batch_size=options.batch_size, seed=options.seed,
     )
 
 
@@ -198,7 +198,9 @@ def class_count(name, label_splits, declared=None):
     top = int(labels.max())
     if declared is not None:
         if top >= declared:
-            raise DataError(f"{name}: label {top} is out of range for --num-classes {declared} (labels are 0..{declared - 1})")
+            raise DataError(
+                f"{name}: label {top} is out of range for --num-classes {declared} (labels are 0..{declared - 1})"
+            )
         count = int(declared)
     else:
         missing = np.setdiff1d(np.arange(top + 1), labels)

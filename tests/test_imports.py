@@ -140,3 +140,18 @@ def test_the_layer_check_can_fail():
                "common.compare": ("", False)}
     assert forbidden(graph(sources)) == ["common.cli -> common.compare", "common.x -> keras_impl.cnn",
                                          "keras_impl.cnn -> tf_impl.layers"]
+
+
+def test_modules_finds_networks_exporters_and_references_by_name():
+    from common import modules, registry
+
+    assert modules.network_module("cnn", "tf").__name__ == "tf_impl.cnn"
+    assert modules.network_module("cnn", "keras").__name__ == "keras_impl.cnn"
+    assert modules.export_module("tf").__name__ == "tf_impl.export"
+    reference = modules.reference_module("mnist_convnet")
+    assert reference.__name__ == "keras_impl.references.mnist_convnet" and callable(reference.bench_keras_io)
+    assert "mnist_convnet" not in registry.NETWORKS  # an outside reference is not one of our networks
+    with pytest.raises(ValueError, match="unknown implementation 'jax'"):
+        modules.network_module("cnn", "jax")
+    with pytest.raises(registry.UnknownNetworkError):
+        modules.network_module("resnet", "tf")

@@ -103,7 +103,8 @@ def _network_of(nodeid):
 
     module = nodeid.split("::")[0].rsplit("/", 1)[-1]
     for network in sorted(registry.NETWORKS, key=len, reverse=True):  # deep_mlp before mlp
-        if f"[{network}" in nodeid or f"-{network}]" in nodeid or f"-{network}-" in nodeid or f"_{network}." in module:
+        if (f"[{network}" in nodeid or f"-{network}]" in nodeid or f"-{network}-" in nodeid or f"_{network}." in module
+                or nodeid.endswith(f"@learning-{network}")):
             return network
     return "(shared)"
 

@@ -4,9 +4,10 @@
 tf.train.Checkpoint + CheckpointManager in tf_impl/loop.py; Keras: one .npz replaced
 atomically, keras_impl/supervised.py). Rerunning the same command resumes where it
 stopped. Next to the state lies `fingerprint.json`: the network, the implementation,
-the config without `epochs` (so a run can be extended) and the data's shape. A
-directory holding another network's or another config's state is refused with a
-message naming what differs, never silently loaded.
+the config without `epochs` (so a run can be extended; nor `nesterov` when off or
+`weight_decay` unless adamw: fields added later, left out so that older checkpoints
+still resume) and the data's shape. A directory holding another network's or another
+config's state is refused with a message naming what differs, never silently loaded.
 """
 import dataclasses
 import json
@@ -24,6 +25,11 @@ class CheckpointError(ValueError):
 def fingerprint(network, impl, config, data):
     settings = dataclasses.asdict(config)
     settings.pop("epochs", None)  # more epochs may be asked for on a rerun
+    # Fields added after checkpoints existed, left out where they change nothing, so those checkpoints still resume:
+    if settings.get("nesterov") is False:
+        settings.pop("nesterov")
+    if "weight_decay" in settings and settings.get("optimizer") != "adamw":
+        settings.pop("weight_decay")
     info = data.info
     return {
         "network": network,

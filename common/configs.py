@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")  # tf_impl/optim.py, keras.optimizers
 
 
 class ConfigError(ValueError):
@@ -25,11 +26,13 @@ class TrainConfig:
     epochs: int = 20  # passes over the training split
     batch_size: int = 32  # examples per optimizer step
     learning_rate: float = 1e-3  # step size of the optimizer
-    optimizer: str = "adam"  # adam | sgd
-    momentum: float = 0.0  # SGD momentum (ignored by adam)
+    optimizer: str = "adam"  # sgd | adam | rmsprop | adagrad | adamw (Keras's defaults for the rest of each)
+    momentum: float = 0.0  # SGD's and RMSprop's momentum (unused by adam, adagrad, adamw)
     seed: int = 0  # weights, shuffling and dropout; the data split has its own fixed seed
     validation_fraction: float = 0.1  # of the training data, held out for validation
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (16-bit compute, float32 variables)
+    nesterov: bool = False  # sgd only: Nesterov momentum (with momentum > 0)
+    weight_decay: float = 0.004  # adamw only: decoupled weight decay, w -= w * weight_decay * lr every step
 
     def __post_init__(self):
         positive = ("epochs", "batch_size")
@@ -38,8 +41,12 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning-rate must be positive, got {self.learning_rate}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.nesterov and self.optimizer != "sgd":
+            raise ConfigError(f"nesterov is SGD's momentum: use it with optimizer sgd, not {self.optimizer!r}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight-decay must be >= 0, got {self.weight_decay}")
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
         if not 0.0 < self.validation_fraction < 0.5:
@@ -162,7 +169,7 @@ class GANConfig(TrainConfig):
     epochs: int = 30  # 630 steps per player: digit-like samples in 6-7 s on 2 CPU cores
     batch_size: int = 32  # 64 gave half the steps and a worst seed of 16.1 (Keras); 32: worst 5.6 / 7.7 of 5
     learning_rate: float = 2e-3  # both players; DCGAN's 2e-4 needs several times the steps to reach the same quality
-    adam_beta_1: float = 0.5  # Adam's first-moment decay, as in DCGAN (Radford et al. 2015)
+    adam_beta_1: float = 0.5  # Adam's (and AdamW's) first-moment decay, as in DCGAN (Radford et al. 2015)
     latent_dim: int = 16  # size of the generator's input noise z ~ N(0, I)
     generator_filters: tuple[int, ...] = (64, 32)  # dense -> (2, 2, 64) -> transposed conv 32 (4x4) -> 1 (8x8)
     discriminator_filters: tuple[int, ...] = (32, 64)  # one stride-2 conv + leaky ReLU per entry
@@ -217,7 +224,8 @@ class TransferConfig(TrainConfig):
         """The cnn whose convolutional part is the base and whose top is the head."""
         return CNNConfig(
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            optimizer=self.optimizer, momentum=self.momentum, seed=self.seed,
+            optimizer=self.optimizer, momentum=self.momentum, nesterov=self.nesterov,
+            weight_decay=self.weight_decay, seed=self.seed,
             validation_fraction=self.validation_fraction, filters=self.filters,
             kernel_size=self.kernel_size, dense_units=self.dense_units, dropout=self.dropout,
         )

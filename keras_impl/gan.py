@@ -27,7 +27,8 @@ from keras import ops
 
 from common import cli, evaluate, generative
 from common.checkpoints import fingerprint
-from keras_impl.supervised import EpochStats, StopOnDivergence, keras_history, per_replica, precision, resumable_fit
+from keras_impl.supervised import (EpochStats, StopOnDivergence, keras_history, optimizer_from_config, per_replica, precision,
+                                   resumable_fit)
 
 NETWORK = "gan"
 GENERATOR_KERNEL = 4  # divisible by the stride 2: no checkerboard from uneven overlap
@@ -69,10 +70,7 @@ def build_discriminator(config, image_shape):
 def optimizer(config):
     """One player's optimizer. Under mixed_float16 it gets a LossScaleOptimizer of its own: compile
     wraps only `model.optimizer`, which this model does not use."""
-    if config.optimizer == "sgd":
-        chosen = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    else:
-        chosen = keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1)
+    chosen = optimizer_from_config(config, beta_1=config.adam_beta_1)
     return keras.optimizers.LossScaleOptimizer(chosen) if config.precision == "mixed_float16" else chosen
 
 

@@ -38,10 +38,23 @@ def precision(policy):
         keras.config.set_dtype_policy(previous)
 
 
-def optimizer_from_config(config):
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    return keras.optimizers.Adam(config.learning_rate)
+def optimizer_from_config(config, beta_1=0.9):
+    """The optimizer a config names, Keras's defaults for the rest (tf_impl/optim.py from_config is the twin).
+
+    beta_1: Adam's and AdamW's first-moment decay (the GAN passes its adam_beta_1).
+    """
+    name = config.optimizer
+    if name == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum, nesterov=config.nesterov)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(config.learning_rate, momentum=config.momentum)
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(config.learning_rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay, beta_1=beta_1)
+    if name == "adam":
+        return keras.optimizers.Adam(config.learning_rate, beta_1=beta_1)
+    raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig refuses it first
 
 
 def output_units(num_classes):

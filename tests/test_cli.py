@@ -244,7 +244,7 @@ EVERY_NETWORK_CASES = {
     "zero epochs": (lambda tmp: ["--epochs", "0"], "epochs must be at least 1"),
     "negative learning rate": (lambda tmp: ["--learning-rate", "-0.1"], "learning-rate must be positive"),
     "unknown dataset": (lambda tmp: ["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
-    "unknown optimizer": (lambda tmp: ["--optimizer", "rmsprop"], "optimizer must be 'adam' or 'sgd'"),
+    "unknown optimizer": (lambda tmp: ["--optimizer", "lion"], "optimizer must be one of sgd, adam, rmsprop, adagrad, adamw"),
     "truncated npz": (lambda tmp: ["--dataset", truncated_npz(tmp)], "not a readable .npz file"),
     "npz with NaN": (lambda tmp: ["--dataset", nan_npz(tmp)], "contains NaN or infinite values"),
     "negative labels": (lambda tmp: ["--dataset", _npz(tmp, "neg.npz", y_test=np.arange(12) % 3 - 1)],

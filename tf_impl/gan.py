@@ -79,11 +79,7 @@ def build(config, image_shape):
 
 def optimizer(config):
     """One player's optimizer; under mixed_float16 with its own dynamic loss scale, as in keras_impl/gan.py."""
-    if config.optimizer == "sgd":
-        chosen = optim.SGD(config.learning_rate, momentum=config.momentum)
-    else:
-        chosen = optim.Adam(config.learning_rate, beta_1=config.adam_beta_1)
-    return optim.LossScaleOptimizer(chosen) if config.precision == "mixed_float16" else chosen
+    return optim.from_config(config, beta_1=config.adam_beta_1)  # from_config wraps it under mixed_float16
 
 
 def optimizers(model, config):

@@ -1,19 +1,20 @@
-"""SGD (with momentum) and Adam, written out to match keras.optimizers numerics exactly.
+"""SGD (with momentum, optionally Nesterov's), RMSprop, Adagrad, Adam and AdamW, written out to match
+keras.optimizers numerics exactly.
 
     optimizer = Adam(learning_rate=1e-3)
     optimizer.build(model.trainable_weights)   # slots, created eagerly under the strategy scope
     optimizer.apply(gradients, model.trainable_weights)   # inside the compiled step
 
-The update rules are those of Keras 3 (keras/src/optimizers/{sgd,adam}.py):
+The update rules are those of Keras 3 (keras/src/optimizers/{sgd,rmsprop,adagrad,adam,adamw}.py),
+each written as a formula in its class's docstring; `from_config` picks one by TrainConfig.optimizer
+(sgd | adam | rmsprop | adagrad | adamw), as keras_impl/supervised.py's optimizer_from_config does.
 
-    SGD, momentum mu:   m = mu * m - lr * g;  w += m        (mu = 0: w -= lr * g)
-    Adam, step t >= 1:  m += (g - m) * (1 - b1);  v += (g^2 - v) * (1 - b2)
-                        lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
-                        w -= lr_t * m / (sqrt(v) + eps)      eps = 1e-7, outside the sqrt
-
-A sparse gradient (tf.IndexedSlices, from an embedding lookup) is used as Keras uses it:
-for Adam's g^2, Keras squares the slices *before* summing the rows of a token that
-occurs several times in the batch (sum of squares, not square of the sum); so do we.
+A sparse gradient (tf.IndexedSlices, from an embedding lookup) is used as Keras uses it. Keras's ops
+keep slices sparse through squares and products with a scalar or a gathered dense value, and densify
+them (summing the rows of a token that occurs several times in the batch) only where a slice meets a
+dense tensor in a sum; an update left sparse is scattered, one row per occurrence. So, e.g., Adam's
+g^2 is a sum of squares, not the square of the sum, and SGD subtracts lr * g row by row. `Sparse`
+below does those steps in the same order, so the twins round alike.
 
 Under a tf.distribute strategy with several replicas, `apply` is called in replica
 context: the gradients are summed across replicas (each replica's loss was already
@@ -37,13 +38,17 @@ class Optimizer(tf.Module):
     def slot_names(self):
         return ()
 
+    def initial_slot_value(self, name):
+        return 0.0
+
     def build(self, variables):
-        """Create the per-variable state (zeros), once per variable."""
+        """Create the per-variable state (zeros, or the optimizer's initial value), once per variable."""
         for variable in variables:
             if variable.ref() in self._slots:
                 continue
             self._slots[variable.ref()] = {
-                name: tf.Variable(tf.zeros_like(variable), trainable=False, name=f"{name}")
+                name: tf.Variable(tf.zeros_like(variable) + self.initial_slot_value(name), trainable=False,
+                                  name=f"{name}")
                 for name in self.slot_names()
             }
 
@@ -84,23 +89,147 @@ class Optimizer(tf.Module):
         raise NotImplementedError
 
 
+class Sparse:
+    """Keras's ops on a gradient that may be tf.IndexedSlices (keras/src/backend/tensorflow/sparse.py),
+    for the steps the optimizers take; a dense gradient goes through the plain op."""
+
+    @staticmethod
+    def times(gradient, factor):
+        """gradient * a scalar factor: the slices stay slices."""
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+        return gradient * factor
+
+    @staticmethod
+    def square(gradient):
+        """Each slice squared: a repeated row contributes the sum of its squares once densified."""
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.IndexedSlices(tf.square(gradient.values), gradient.indices, gradient.dense_shape)
+        return tf.square(gradient)
+
+    @staticmethod
+    def over(gradient, divisor):
+        """gradient / a dense divisor (positive everywhere): each slice divided by its row of the divisor."""
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.IndexedSlices(gradient.values / tf.gather(divisor, gradient.indices), gradient.indices,
+                                    gradient.dense_shape)
+        return gradient / divisor
+
+    @staticmethod
+    def dense(gradient):
+        """Where slices meet a dense tensor in a sum, Keras densifies them: the rows of a repeated index summed."""
+        return tf.convert_to_tensor(gradient)
+
+    @staticmethod
+    def add_to(variable, update):
+        """variable += update; slices scattered one occurrence at a time, as Keras's assign_add does."""
+        if isinstance(update, tf.IndexedSlices):
+            return variable.scatter_add(update)
+        return variable.assign_add(update)
+
+    @staticmethod
+    def subtract_from(variable, update):
+        """variable -= update; slices scattered one occurrence at a time, as Keras's assign_sub does."""
+        if isinstance(update, tf.IndexedSlices):
+            return variable.scatter_sub(update)
+        return variable.assign_sub(update)
+
+
 class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, name=None):
+    """Stochastic gradient descent, with momentum mu and optionally Nesterov's look-ahead (keras.optimizers.SGD):
+
+        mu = 0:            w -= lr * g
+        mu > 0:            m = mu * m - lr * g;  w += m
+        mu > 0, nesterov:  m = mu * m - lr * g;  w += mu * m - lr * g
+
+    (nesterov with mu = 0 is plain SGD, as in Keras.)
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None):
         super().__init__(learning_rate, name=name)
         self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
 
     def slot_names(self):
         return ("momentum",) if self.momentum else ()
 
     def _update(self, variable, gradient, slots):
+        step = Sparse.times(gradient, self.learning_rate)  # lr * g
         if not self.momentum:
-            return variable.assign_sub(self.learning_rate * gradient)
+            return Sparse.subtract_from(variable, step)
         velocity = slots["momentum"]
-        velocity.assign(self.momentum * velocity - self.learning_rate * gradient)
+        velocity.assign(velocity * self.momentum - Sparse.dense(step))
+        if self.nesterov:
+            return variable.assign_add(velocity * self.momentum - Sparse.dense(step))
         return variable.assign_add(velocity)
 
 
+class RMSprop(Optimizer):
+    """Divide the gradient by a running root mean square of its recent values (keras.optimizers.RMSprop):
+
+        v = rho * v + (1 - rho) * g^2
+        centered:      a = rho * a + (1 - rho) * g;  d = v - a^2 + eps      (else d = v + eps)
+        step = lr * g / sqrt(d)                      eps = 1e-7, inside the sqrt
+        momentum mu:   s = mu * s + step;  w -= s                           (mu = 0: w -= step)
+    """
+
+    def __init__(self, learning_rate=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name=None):
+        super().__init__(learning_rate, name=name)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, float(momentum), epsilon, bool(centered)
+
+    def slot_names(self):
+        return ("velocity",) + (("momentum",) if self.momentum else ()) + \
+            (("average_gradient",) if self.centered else ())
+
+    def _update(self, variable, gradient, slots):
+        velocity = slots["velocity"]
+        velocity.assign(self.rho * velocity + Sparse.dense(Sparse.times(Sparse.square(gradient), 1 - self.rho)))
+        if self.centered:
+            average = slots["average_gradient"]
+            average.assign(self.rho * average + Sparse.dense(Sparse.times(gradient, 1 - self.rho)))
+            denominator = velocity - tf.square(average) + self.epsilon
+        else:
+            denominator = velocity + self.epsilon
+        step = Sparse.over(Sparse.times(gradient, self.learning_rate), tf.sqrt(denominator))
+        if not self.momentum:
+            return Sparse.subtract_from(variable, step)
+        accumulated = slots["momentum"]
+        accumulated.assign(self.momentum * accumulated + Sparse.dense(step))
+        return variable.assign_sub(accumulated)
+
+
+class Adagrad(Optimizer):
+    """Per-parameter steps that shrink with the squared gradients seen so far (keras.optimizers.Adagrad):
+
+        a += g^2                        a starts at 0.1 (initial_accumulator_value)
+        w -= lr * g / sqrt(a + eps)     eps = 1e-7, inside the sqrt
+    """
+
+    def __init__(self, learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7, name=None):
+        super().__init__(learning_rate, name=name)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), epsilon
+
+    def slot_names(self):
+        return ("accumulator",)
+
+    def initial_slot_value(self, name):
+        return self.initial_accumulator_value
+
+    def _update(self, variable, gradient, slots):
+        accumulator = slots["accumulator"]
+        Sparse.add_to(accumulator, Sparse.square(gradient))
+        step = Sparse.over(Sparse.times(gradient, self.learning_rate), tf.sqrt(accumulator + self.epsilon))
+        return Sparse.subtract_from(variable, step)
+
+
 class Adam(Optimizer):
+    """Adaptive moment estimation (keras.optimizers.Adam), step t >= 1:
+
+        m += (g - m) * (1 - b1);  v += (g^2 - v) * (1 - b2)
+        lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
+        w -= lr_t * m / (sqrt(v) + eps)      eps = 1e-7, outside the sqrt
+    """
+
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None):
         super().__init__(learning_rate, name=name)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
@@ -112,14 +241,25 @@ class Adam(Optimizer):
         m, v = slots["m"], slots["v"]
         step = tf.cast(self.iterations + 1, variable.dtype)
         alpha = self.learning_rate * tf.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
-        if isinstance(gradient, tf.IndexedSlices):  # rows of an embedding, a row once per occurrence
-            squared = tf.IndexedSlices(tf.square(gradient.values), gradient.indices, gradient.dense_shape)
-            gradient, squared = tf.convert_to_tensor(gradient), tf.convert_to_tensor(squared)  # sums repeated rows
-        else:
-            squared = tf.square(gradient)
-        m.assign_add((gradient - m) * (1.0 - self.beta_1))
-        v.assign_add((squared - v) * (1.0 - self.beta_2))
+        m.assign_add((Sparse.dense(gradient) - m) * (1.0 - self.beta_1))
+        v.assign_add((Sparse.dense(Sparse.square(gradient)) - v) * (1.0 - self.beta_2))
         return variable.assign_sub(m * alpha / (tf.sqrt(v) + self.epsilon))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay wd (keras.optimizers.AdamW; Loshchilov & Hutter 2019):
+
+        w -= w * wd * lr        every variable, every step, before the Adam step (wd = 0.004)
+        then Adam's update, above
+    """
+
+    def __init__(self, learning_rate=1e-3, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None):
+        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, name=name)
+        self.weight_decay = float(weight_decay)
+
+    def _update(self, variable, gradient, slots):
+        variable.assign_sub(variable * self.weight_decay * self.learning_rate)
+        return super()._update(variable, gradient, slots)
 
 
 def all_finite(gradients):
@@ -220,15 +360,25 @@ class LossScaleOptimizer(tf.Module):
         return counter.assign(tf.where(finite & tf.logical_not(grow), counter + 1, tf.zeros_like(counter)))
 
 
-def from_config(config):
-    """The optimizer a config names: the tf_impl twin of keras_impl's optimizer choice.
+def from_config(config, beta_1=0.9):
+    """The optimizer a config names: the tf_impl twin of keras_impl's optimizer_from_config.
 
+    beta_1: Adam's and AdamW's first-moment decay (the GAN passes its adam_beta_1).
     Under mixed_float16 it is wrapped in LossScaleOptimizer, as Keras `compile` wraps it.
     """
-    if config.optimizer == "sgd":
-        optimizer = SGD(config.learning_rate, momentum=config.momentum)
+    name = config.optimizer
+    if name == "sgd":
+        optimizer = SGD(config.learning_rate, momentum=config.momentum, nesterov=config.nesterov)
+    elif name == "rmsprop":
+        optimizer = RMSprop(config.learning_rate, momentum=config.momentum)
+    elif name == "adagrad":
+        optimizer = Adagrad(config.learning_rate)
+    elif name == "adamw":
+        optimizer = AdamW(config.learning_rate, weight_decay=config.weight_decay, beta_1=beta_1)
+    elif name == "adam":
+        optimizer = Adam(config.learning_rate, beta_1=beta_1)
     else:
-        optimizer = Adam(config.learning_rate)
+        raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig refuses it first
     if config.precision == "mixed_float16":
         return LossScaleOptimizer(optimizer)
     return optimizer

@@ -73,10 +73,10 @@ def is_divergent(value, start):
     return not math.isfinite(value) or (math.isfinite(float(start)) and abs(value) > explosion_limit(start))
 
 
-def diverged(value, step, epoch, start=None):
-    """The error both implementations raise when the loss diverges (step and epoch from 1)."""
-    value = float(value) if not isinstance(value, str) else value
-    if isinstance(value, float) and math.isfinite(value):
+def diverged(value, step, epoch, start):
+    """The error both implementations raise when the running-mean loss `value` diverges (step and epoch from 1)."""
+    value = float(value)
+    if math.isfinite(value):
         what = (f"exploded to {value:.3g} (more than {EXPLOSION_FACTOR:,.0f}x its value at the first step, "
                 f"{float(start):.3g})")
     else:

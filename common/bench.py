@@ -287,6 +287,11 @@ def table(report):
 
 def run_from_args(args):
     networks = list(registry.NETWORKS) if args.network == "all" else [registry.get(args.network).name]
+    if args.network == "all":  # a network that cannot run at --precision (backprop: float32 only) is left out, and said so
+        left_out = [name for name in networks if args.precision not in registry.get(name).precisions]
+        networks = [name for name in networks if name not in left_out]
+        if left_out and not args.quiet:
+            print(f"not at {args.precision}, so left out: {', '.join(left_out)}")
     for path in (args.json, args.plot):
         cli.prepare_out_dir(os.path.dirname(os.path.abspath(path)))
     report = bench(networks, repeats=args.repeats, epochs=args.epochs, precision=args.precision, verbose=not args.quiet)

@@ -22,14 +22,26 @@ class CheckpointError(ValueError):
     """A --checkpoint-dir that cannot be used: unwritable, or holding another run's state."""
 
 
+# Config fields added after checkpoints existed, with the value at which they change nothing: left out of
+# the fingerprint at that value, so those checkpoints still resume.
+ADDED_LATER = {"nesterov": False, "learning_rate_schedule": "constant", "l1": 0.0, "l2": 0.0}
+
+
 def fingerprint(network, impl, config, data):
     settings = dataclasses.asdict(config)
     settings.pop("epochs", None)  # more epochs may be asked for on a rerun
-    # Fields added after checkpoints existed, left out where they change nothing, so those checkpoints still resume:
-    if settings.get("nesterov") is False:
-        settings.pop("nesterov")
+    for name, inert in ADDED_LATER.items():
+        if name in settings and settings[name] == inert:
+            settings.pop(name)
     if "weight_decay" in settings and settings.get("optimizer") != "adamw":
         settings.pop("weight_decay")
+    schedule = settings.get("learning_rate_schedule", "constant")  # decay_rate and warmup_epochs act in one schedule each
+    if schedule != "exponential":
+        settings.pop("decay_rate", None)
+    if schedule != "cosine":
+        settings.pop("warmup_epochs", None)
+    else:  # the cosine ends at the last epoch: a resume with more epochs would jump to another curve
+        settings["epochs"] = config.epochs
     info = data.info
     return {
         "network": network,
@@ -58,9 +70,20 @@ def claim(directory, expected):
             found = json.load(stream)
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{path} is unreadable ({type(error).__name__}); use a new --checkpoint-dir") from None
+    found = _without_inert(found)
     if found != expected:
         raise CheckpointError(f"--checkpoint-dir {directory} holds a checkpoint of {_describe(found)}, "
                               f"not of this run ({_difference(found, expected)}); use another folder")
+
+
+def _without_inert(found):
+    """A stored fingerprint as fingerprint() writes it now: ADDED_LATER fields at their inert value left out
+    (logistic_regression's and deep_mlp's fingerprints held "l2": 0.0 before l2 joined ADDED_LATER)."""
+    if not isinstance(found, dict) or not isinstance(found.get("config"), dict):
+        return found
+    config = {name: value for name, value in found["config"].items()
+              if not (name in ADDED_LATER and value == ADDED_LATER[name])}
+    return dict(found, config=config)
 
 
 def part(directory, expected, name):

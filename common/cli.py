@@ -95,6 +95,8 @@ def add_run_flags(parser, one_run=False):
         parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                             help="save the training state after every epoch; rerunning the command resumes from it")
         parser.add_argument("--export", default=None, metavar="DIR", help="write the trained model as a SavedModel")
+        parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                            help="per-epoch scalars for TensorBoard under DIR/keras or DIR/tf (tensorboard --logdir DIR)")
     parser.add_argument("--data-dir", default=None, help="where tfds datasets are prepared (default: ~/tensorflow_datasets)")
     parser.add_argument("--download", action="store_true", help="let tfds download a dataset that is not prepared yet")
     parser.add_argument("--num-classes", type=int, default=None, metavar="K",
@@ -110,6 +112,11 @@ def prepare_out_dir(path):
     return writable_directory(path, "--out", OutputError)
 
 
+# Families whose networks train on real-valued targets: the regression network, and the recurrent
+# networks on the adding problem. The others classify (or ignore y) and refuse a regression's data.
+REGRESSING_FAMILIES = ("regression", "recurrent")
+
+
 def load_data(spec, config, data_dir=None, download=False, num_classes=None):
     data = data_module.load(
         config.dataset,
@@ -119,10 +126,15 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         data_dir=data_dir,
         download=download,
         num_classes=num_classes,
+        task="regression" if spec.family == "regression" else None,  # a .npz's y read as real values
     )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"
+        )
+    if data.info.task == "regression" and spec.family not in REGRESSING_FAMILIES:
+        raise data_module.DataError(
+            f"{spec.name} classifies; {data.info.name} holds real-valued targets: train the regression network on it"
         )
     return data
 
@@ -139,6 +151,9 @@ def train_one(network, impl, args):
     strategy, where = devices.make_strategy(args.strategy)
     out_dir = prepare_out_dir(args.out or os.path.join("runs", f"{network}-{impl}"))
     check_export_dir(getattr(args, "export", None))
+    tensorboard_dir = None
+    if getattr(args, "tensorboard", None):  # DIR/keras and DIR/tf: the twins' curves on one TensorBoard chart
+        tensorboard_dir = writable_directory(os.path.join(args.tensorboard, impl), "--tensorboard", OutputError)
     data = load_data(spec, config, args.data_dir, args.download, args.num_classes)
     module = modules.network_module(network, impl)
     if not args.quiet:
@@ -150,7 +165,7 @@ def train_one(network, impl, args):
         make_deterministic(config.seed)
     with strategy.scope():  # Keras builds and compiles here; tf_impl creates its variables here
         result = module.train(config, data, verbose=0 if args.quiet else 1, out_dir=out_dir,
-                              checkpoint_dir=args.checkpoint_dir)
+                              checkpoint_dir=args.checkpoint_dir, tensorboard_dir=tensorboard_dir)
     if args.export:
         export(result, impl, data, args.export)
     result.floor = spec.floor_for(data.info.name, result.metric)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")  # tf_impl/optim.py, keras.optimizers
+SCHEDULES = ("constant", "exponential", "cosine")  # tf_impl/optim.py, keras.optimizers.schedules
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,10 @@ class TrainConfig:
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (16-bit compute, float32 variables)
     nesterov: bool = False  # sgd only: Nesterov momentum (with momentum > 0)
     weight_decay: float = 0.004  # adamw only: decoupled weight decay, w -= w * weight_decay * lr every step
+    # How the learning rate moves during training (supervised networks; keras.optimizers.schedules):
+    learning_rate_schedule: str = "constant"  # constant | exponential | cosine
+    decay_rate: float = 0.9  # exponential: the rate is multiplied by this per epoch, smoothly (ExponentialDecay)
+    warmup_epochs: int = 0  # cosine: first a linear warm-up from 0 to learning_rate over these epochs (CosineDecay)
 
     def __post_init__(self):
         positive = ("epochs", "batch_size")
@@ -45,6 +50,19 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.nesterov and self.optimizer != "sgd":
             raise ConfigError(f"nesterov is SGD's momentum: use it with optimizer sgd, not {self.optimizer!r}")
+        if self.learning_rate_schedule not in SCHEDULES:
+            raise ConfigError(f"learning-rate-schedule must be one of {', '.join(SCHEDULES)}, "
+                              f"got {self.learning_rate_schedule!r}")
+        if not 0.0 < self.decay_rate <= 1.0:
+            raise ConfigError(f"decay-rate must be in (0, 1], got {self.decay_rate}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warmup-epochs must be >= 0, got {self.warmup_epochs}")
+        if self.warmup_epochs and self.learning_rate_schedule != "cosine":
+            raise ConfigError("warmup-epochs is the cosine schedule's warm-up: use it with --learning-rate-schedule "
+                              f"cosine, not {self.learning_rate_schedule!r}")
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"a warm-up of {self.warmup_epochs} epochs is longer than training ({self.epochs} "
+                              "epochs): the rate would never decay")
         if not self.weight_decay >= 0:
             raise ConfigError(f"weight-decay must be >= 0, got {self.weight_decay}")
         if not 0.0 <= self.momentum < 1.0:
@@ -61,8 +79,8 @@ class TrainConfig:
                 raise ConfigError(f"{field.name.replace('_', '-')} must be in [0, 1), got {value}")
             if field.name == "activation" and value not in ACTIVATIONS:
                 raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {value!r}")
-            if field.name == "l2" and value < 0:
-                raise ConfigError(f"l2 must be >= 0, got {value}")
+            if field.name in ("l1", "l2") and not 0.0 <= value < float("inf"):  # NaN and inf too
+                raise ConfigError(f"{field.name} must be >= 0 (and finite), got {value}")
             if isinstance(value, tuple) and not all(v >= 1 for v in value):
                 raise ConfigError(f"{field.name.replace('_', '-')} must hold positive sizes, got {value}")
             if field.name.endswith(("units", "size", "patience")) and isinstance(value, int) and value < 1:
@@ -75,6 +93,7 @@ class LogisticRegressionConfig(TrainConfig):
     epochs: int = 30
     learning_rate: float = 1e-2
     l2: float = 0.0  # L2 penalty on the weights, added to the loss as l2 * sum(w**2)
+    l1: float = 0.0  # L1 penalty on the weights, added to the loss as l1 * sum(|w|); both > 0: elastic net
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,33 @@ class MLPConfig(TrainConfig):
     epochs: int = 30
     hidden_units: int = 64  # width of the single hidden layer
     activation: str = "relu"  # hidden nonlinearity: relu | tanh | sigmoid
+    l2: float = 0.0  # L2 penalty on both kernels, l2 * sum(w**2)
+    l1: float = 0.0  # L1 penalty on both kernels, l1 * sum(|w|); both > 0: elastic net
+
+
+BACKPROP_LOSSES = ("cross_entropy", "squared_error")  # backprop's --loss: its output and how it is scored
+
+
+@dataclass(frozen=True)
+class BackpropConfig(TrainConfig):
+    """The feed-forward network whose tf_impl gradients are written out by hand (tf_impl/backprop.py)."""
+
+    dataset: str = "moons"  # two moons: the best line scores 0.885, one hidden layer ~0.96; also xor, digits
+    epochs: int = 40
+    learning_rate: float = 1e-2
+    hidden_units: tuple[int, ...] = (32,)  # one or two hidden layers: two or three dense layers in all
+    activation: str = "tanh"  # hidden nonlinearity: relu | tanh | sigmoid
+    # cross_entropy: softmax (sigmoid for 2 classes) cross-entropy of the logits;
+    # squared_error: mean over the outputs of (softmax(logits) - one_hot(y))^2 (sigmoid and y for 2 classes)
+    loss: str = "cross_entropy"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 1 <= len(self.hidden_units) <= 2:
+            raise ConfigError(f"hidden-units must name one or two hidden layers, got {len(self.hidden_units)}: "
+                              f"{','.join(map(str, self.hidden_units))}")
+        if self.loss not in BACKPROP_LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(BACKPROP_LOSSES)}, got {self.loss!r}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +137,8 @@ class DeepMLPConfig(TrainConfig):
     hidden_units: tuple[int, ...] = (256, 128, 128, 64, 64)  # five hidden layers
     activation: str = "relu"
     dropout: float = 0.2  # after every hidden layer, training only
-    l2: float = 1e-4  # L2 weight decay on every kernel
+    l2: float = 1e-4  # L2 weight decay on every kernel, l2 * sum(w**2)
+    l1: float = 0.0  # L1 penalty on every kernel, l1 * sum(|w|); with l2 > 0: elastic net
     patience: int = 15  # epochs without a better validation loss before stopping (the 144-example val set is noisy)
 
 
@@ -102,6 +149,25 @@ class CNNConfig(TrainConfig):
     kernel_size: int = 3  # square kernels, 'same' padding so 8x8 inputs survive pooling
     dense_units: int = 128  # fully connected layer before the classifier
     dropout: float = 0.0  # before the classifier, training only
+    l2: float = 0.0  # L2 penalty on every conv and dense kernel, l2 * sum(w**2)
+    l1: float = 0.0  # L1 penalty on every conv and dense kernel, l1 * sum(|w|); both > 0: elastic net
+
+
+@dataclass(frozen=True)
+class RegressionConfig(TrainConfig):
+    """Feed-forward regression: dense hidden layers to one linear output, squared error (common.registry)."""
+
+    dataset: str = "diabetes"  # 442 patients x 10 features -> disease progression; or an .npz with real-valued y
+    # 10 steps an epoch on diabetes' 317 training examples: ~2 s a run on 2 CPU cores. The loss (mostly the
+    # penalty) still falls at 50; trained to convergence (150-300 epochs, tf, seeds 0-2) R² stays 0.343-0.347.
+    epochs: int = 50
+    hidden_units: tuple[int, ...] = (32,)  # one dense hidden layer per entry
+    activation: str = "relu"  # hidden nonlinearity: relu | tanh | sigmoid
+    # L2 penalty on every kernel, l2 * sum(w**2). 317 examples overfit without it: worst test R² of seeds 0-7
+    # by L2 (a Keras sweep, 50 epochs): 0 -> 0.319, 0.01 -> 0.330, 0.03 -> 0.343, 0.1 -> 0.357. At 0.1,
+    # `twinnets compare regression --seeds 8`: Keras 0.368 +- 0.007, tf 0.363 +- 0.011 (linear model: 0.329).
+    l2: float = 0.1
+    l1: float = 0.0  # L1 penalty on every kernel, l1 * sum(|w|); both > 0: elastic net
 
 
 # --- recurrent networks (rnn, lstm, gru) ---
@@ -118,6 +184,8 @@ class RecurrentConfig(TrainConfig):
     bidirectional: bool = False  # every layer also reads backwards; the two outputs are concatenated
     masking: bool = True  # a step whose features are all 0.0 is padding: the state is carried over it
     embedding_size: int = 32  # token data (imdb_reviews) only: width of the learned word vectors
+    l2: float = 0.0  # L2 penalty on the dense head's kernel, l2 * sum(w**2) (not on the recurrent kernels)
+    l1: float = 0.0  # L1 penalty on the dense head's kernel, l1 * sum(|w|); both > 0: elastic net
 
 
 @dataclass(frozen=True)
@@ -182,6 +250,45 @@ class GANConfig(TrainConfig):
             raise ConfigError(f"adam-beta-1 must be in [0, 1), got {self.adam_beta_1}")
 
 
+@dataclass(frozen=True)
+class CGANConfig(GANConfig):
+    """Conditional GAN: the GAN's players and hyperparameters, the class label one-hot into both.
+
+    The generator reads [z, one_hot(label)] (latent_dim + classes numbers); the discriminator
+    reads the image with one_hot(label) as extra channels, constant over the image.
+    """
+
+    # Measured, seeds 0-4 each (conditional accuracy, Keras / tf): the GAN's 30 epochs at 2e-3 gave
+    # 0.932 +- 0.034 / 0.926 +- 0.039, worst seeds 0.889 / 0.850 (at the floor); 30 epochs at 1e-3
+    # 0.904 +- 0.042 / 0.938 +- 0.018; 40 epochs at 1e-3 0.942 +- 0.023 / 0.926 +- 0.012, worst 0.906 / 0.914.
+    # The score moves by several points from one epoch to the next (tf, 1e-3, seed 1: 0.889-0.969 over
+    # the last 12 of 30 epochs): where a run stops matters, hence the five seeds.
+    epochs: int = 40  # 840 steps per player
+    learning_rate: float = 1e-3  # both players
+
+
+@dataclass(frozen=True)
+class WGANGPConfig(GANConfig):
+    """Wasserstein GAN with gradient penalty: the GAN's two networks, the discriminator as a critic.
+
+    discriminator_filters are the critic's (gan's discriminator: no batch norm, a linear score);
+    the critic minimises D(fake) - D(real) + gp_weight * (|grad D(x_hat)| - 1)^2, n_critic
+    times per generator step, each time on the same batch of real images with fresh noise.
+    """
+
+    epochs: int = 10  # 410 generator and 2,050 critic steps: Frechet distance 2.0-4.2 on digits; 11-13 s of training
+    learning_rate: float = 1e-3  # both players; seed 1 at 8 epochs: 2.0-2.3 (1e-3), 2.5-3.2 at the gan's 2e-3
+    n_critic: int = 5  # critic steps per generator step (Gulrajani et al. 2017: 5)
+    gp_weight: float = 10.0  # lambda, the gradient penalty's weight (Gulrajani et al. 2017: 10)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_critic < 1:
+            raise ConfigError(f"n-critic must be at least 1, got {self.n_critic}")
+        if not 0.0 < self.gp_weight < float("inf"):  # NaN and inf too
+            raise ConfigError(f"gp-weight must be positive (and finite), got {self.gp_weight}")
+
+
 # --- transfer learning ---
 
 
@@ -201,6 +308,8 @@ class TransferConfig(TrainConfig):
     kernel_size: int = 3  # square kernels, 'same' padding
     dense_units: int = 128  # the head: Dense(dense_units, relu) -> Dropout -> Dense(classes), as cnn's top
     dropout: float = 0.0  # in the head, before the classifier, training only
+    l2: float = 0.0  # L2 penalty on every trained conv and dense kernel (base and head, as cnn), l2 * sum(w**2)
+    l1: float = 0.0  # L1 penalty on the same kernels, l1 * sum(|w|); both > 0: elastic net
     examples_per_class: int = 10  # labelled target examples per class (few-shot); the same ones for every seed
     head_epochs: int = 30  # feature extraction: base frozen, a new head trained at learning_rate
     fine_tune_epochs: int = 20  # fine-tuning: the top of the base unfrozen, at fine_tune_learning_rate
@@ -228,6 +337,7 @@ class TransferConfig(TrainConfig):
             weight_decay=self.weight_decay, seed=self.seed,
             validation_fraction=self.validation_fraction, filters=self.filters,
             kernel_size=self.kernel_size, dense_units=self.dense_units, dropout=self.dropout,
+            l2=self.l2, l1=self.l1,
         )
 
     def epochs_of(self, phase):

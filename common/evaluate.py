@@ -34,20 +34,78 @@ def classification(y_true, logits):
     }
 
 
-def regression(y_true, predictions):
-    """Mean squared error of one real-valued output per example, and the constant-prediction baseline.
+def regression(y_true, predictions, *, target_mean=0.0, target_std=1.0):
+    """Scores of one real-valued output per example, in the targets' original units.
 
-    `mse_mean_baseline` is what always predicting the mean of y_true would score (the
-    variance of y_true): a model has learned something only below it.
+    Targets a model was trained on standardised, (y - target_mean) / target_std (common.data:
+    DataInfo.target_mean, target_std), are mapped back first, y_true and predictions alike.
+    r2 = 1 - sum((y - p)^2) / sum((y - mean(y))^2), the coefficient of determination (unit-free:
+    1 is perfect, 0 is predicting the test mean; sklearn.metrics.r2_score's, with its convention
+    for a constant y_true: 1.0 if predicted exactly, else 0.0); rmse = sqrt(mse), in y's units;
+    `mse_mean_baseline` is what always predicting the mean of y_true would score (the variance
+    of y_true): a model has learned something only below it.
     """
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)  # (N, 1) -> (N,)
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1) * target_std + target_mean
+    predictions = np.asarray(predictions, dtype=np.float64).reshape(-1) * target_std + target_mean  # (N, 1) -> (N,)
     if not np.all(np.isfinite(predictions)):
         raise FloatingPointError("the model's outputs contain NaN or infinite values")
+    residual = float(np.sum((y_true - predictions) ** 2))
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    mse = residual / len(y_true)
     return {
-        "mse": float(np.mean((predictions - y_true) ** 2)),
+        "r2": 1.0 - residual / total if total > 0 else float(residual == 0.0),
+        "rmse": float(np.sqrt(mse)),
+        "mse": mse,
         "mse_mean_baseline": float(np.var(y_true)),
     }
+
+
+def regression_baselines(x_train, y_train, x_test, y_test, *, target_mean=0.0, target_std=1.0):
+    """What a regression is read against, scored as `regression` scores a model (r2_*, rmse_*):
+
+    - linear: scikit-learn's LinearRegression (ordinary least squares, x flattened) fit on the
+      training split, the model a nearly linear target (diabetes) is hard to beat with;
+    - mean: the training targets' mean predicted for every example (R² about 0, a little below
+      where the test mean differs from the training mean).
+    """
+    from sklearn.linear_model import LinearRegression
+
+    flat = lambda x: np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # noqa: E731  (N, ...) -> (N, features)
+    y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
+    linear = LinearRegression().fit(flat(x_train), y_train)
+    scores = {}
+    for name, predictions in (("linear", linear.predict(flat(x_test))), ("mean", np.full(len(y_test), y_train.mean()))):
+        scored = regression(y_test, predictions, target_mean=target_mean, target_std=target_std)
+        scores[f"r2_{name}"], scores[f"rmse_{name}"] = scored["r2"], scored["rmse"]
+    return scores
+
+
+def regression_scores(data, predictions):
+    """What both implementations report for a regression: `regression` of their predictions on
+    data.x_test and, beside them, the baselines fit on data's training split (common.data Data)."""
+    scale = {"target_mean": data.info.target_mean, "target_std": data.info.target_std}
+    scores = regression(data.y_test, predictions, **scale)
+    scores.update(regression_baselines(data.x_train, data.y_train, data.x_test, data.y_test, **scale))
+    return scores
+
+
+SPARSE_BELOW = 1e-3  # a weight with |w| below this counts as zero in weight_sparsity
+
+
+def weight_sparsity(weights, threshold=SPARSE_BELOW):
+    """The share of kernel weights with |w| < threshold: how many connections an L1 penalty has switched off.
+
+    weights: a model's get_weights() (Keras order; either implementation). Kernels are the arrays of
+    two or more dimensions (dense (in, out), conv (kh, kw, in, out)); biases and other vectors are left
+    out, so the share answers "how many connections are (nearly) gone".
+    """
+    kernels = [np.asarray(w) for w in weights if np.ndim(w) >= 2]
+    if not kernels:
+        raise ValueError("no kernels (arrays of two or more dimensions) among the weights")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    small = sum(int(np.count_nonzero(np.abs(kernel) < threshold)) for kernel in kernels)
+    return small / sum(kernel.size for kernel in kernels)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -232,6 +290,11 @@ class SampleJudge:
         hidden = _flat(x) @ self.features_model.coefs_[0] + self.features_model.intercepts_[0]
         return np.maximum(hidden, 0.0)  # (N, 64) ReLU activations
 
+    def accuracy(self, images, labels):
+        """The share of images the MLP classifier assigns to `labels`: a conditional generator's accuracy."""
+        _require_finite(images, "samples")
+        return float(np.mean(self.features_model.predict(_flat(images)) == np.asarray(labels)))
+
     def score(self, images):
         _require_finite(images, "samples")
         probs = self.confidence_model.predict_proba(_flat(images))
@@ -278,4 +341,24 @@ def sample_quality(samples, x_train, y_train, x_heldout):
         confidence_heldout_real=real["classifier_confidence"],
         confidence_noise=noise["classifier_confidence"],
     )
+    return scores
+
+
+def conditional_labels(num_classes, n_heldout):
+    """The classes a conditional generator is asked for when it is scored: ceil(n_heldout / num_classes)
+    of each class, in order (digits: 36 of each of the ten, as many images as held-out digits)."""
+    return np.repeat(np.arange(num_classes), -(-n_heldout // num_classes))
+
+
+def conditional_sample_quality(samples, labels, x_train, y_train, x_heldout, y_heldout):
+    """sample_quality, plus how often the judge's MLP classifier sees the class each sample was asked for.
+
+    conditional_accuracy: the share of samples classified as their `labels` (1.0 at best; a generator
+    that ignores its label scores about 1/classes); accuracy_heldout_real: the same classifier on
+    held-out real digits, the most a generator can expect of it.
+    """
+    judge = sample_judge(x_train, y_train)
+    scores = sample_quality(samples, x_train, y_train, x_heldout)
+    scores.update(conditional_accuracy=judge.accuracy(samples, labels),
+                  accuracy_heldout_real=judge.accuracy(x_heldout, y_heldout))
     return scores

@@ -14,6 +14,7 @@ from common.results import RunResult, save_weights, training_throughput
 
 GRID_EXAMPLES = 16  # test digits shown with their reconstructions in the sample grid
 GRID_SAMPLES = 32  # generated samples shown in the sample grid
+GRID_PER_CLASS = 8  # conditional generators: samples of each class in its row of the grid
 
 
 def gan_start_size(generator_filters, image_shape):
@@ -24,9 +25,16 @@ def gan_start_size(generator_filters, image_shape):
     return image_shape[0] // factor
 
 
-def figure_arrays(data, *, reconstructions=None, samples=None, codes=None):
-    """The small arrays RunResult.figures carries: the first test digits and what the model made of them."""
+def figure_arrays(data, *, reconstructions=None, samples=None, codes=None, conditional=None):
+    """The small arrays RunResult.figures carries: the first test digits and what the model made of them.
+
+    conditional: (samples, the class each was asked for): the first GRID_PER_CLASS of each class,
+    as "class_samples" of shape (classes, GRID_PER_CLASS, H, W, C), one row per class.
+    """
     figures = {}
+    if conditional is not None:
+        images, labels = (np.asarray(array) for array in conditional)
+        figures["class_samples"] = np.stack([images[labels == k][:GRID_PER_CLASS] for k in range(data.info.num_classes)])
     if reconstructions is not None:
         figures["inputs"] = np.asarray(data.x_test[:GRID_EXAMPLES])
         figures["reconstructions"] = np.asarray(reconstructions[:GRID_EXAMPLES])

@@ -45,7 +45,8 @@ def learning_curves(report, path):
 # --- generative figures (sample grids, latent space) ---
 
 GRID_KINDS = (("reconstructions", "test digits (odd rows), reconstructions (even rows)"),
-              ("samples", "samples from the prior / latent noise"))
+              ("samples", "samples from the prior / latent noise"),
+              ("class_samples", "samples by class: one row per class, 0 at the top"))
 
 
 def mosaic(images, columns=8, pad=1):
@@ -72,19 +73,26 @@ def interleave(inputs, reconstructions, columns=8):
 def sample_grids(report, figures, path):
     """One PNG: each implementation's reconstructions and/or samples, Keras next to tf_impl.
 
-    figures: {impl: {"inputs": (n,H,W,1), "reconstructions": (n,H,W,1), "samples": (m,H,W,1)}},
-    from seed 0's RunResult.figures.
+    figures: {impl: {"inputs": (n,H,W,1), "reconstructions": (n,H,W,1), "samples": (m,H,W,1),
+    "class_samples": (classes,k,H,W,1)}}, from seed 0's RunResult.figures.
     """
     impls = list(figures)
     kinds = [(kind, title) for kind, title in GRID_KINDS if any(kind in figures[impl] for impl in impls)]
-    figure, axes = plt.subplots(len(kinds), len(impls), figsize=(4.2 * len(impls), 2.7 * len(kinds) + 0.5), squeeze=False)
+    height = sum(4.5 if kind == "class_samples" else 2.7 for kind, _ in kinds) + 0.5  # a row per class: taller
+    figure, axes = plt.subplots(len(kinds), len(impls), figsize=(4.2 * len(impls), height), squeeze=False)
     for row, (kind, title) in enumerate(kinds):
         for column, impl in enumerate(impls):
             axis = axes[row][column]
             arrays = figures[impl]
             if kind in arrays:
-                grid = arrays[kind] if kind == "samples" else interleave(arrays["inputs"], arrays[kind])
-                axis.imshow(mosaic(grid), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+                columns = 8
+                if kind == "class_samples":  # (classes, per class, H, W, C) -> one row per class
+                    grid, columns = arrays[kind].reshape(-1, *arrays[kind].shape[2:]), arrays[kind].shape[1]
+                elif kind == "samples":
+                    grid = arrays[kind]
+                else:
+                    grid = interleave(arrays["inputs"], arrays[kind])
+                axis.imshow(mosaic(grid, columns), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
             axis.set_title(f"{impl}: {title}", fontsize=8, color=COLORS.get(impl))
             axis.set_xticks([])
             axis.set_yticks([])

@@ -38,11 +38,16 @@ WHAT = {
     "autoencoder": "undercomplete autoencoder (dense; `--convolutional`)",
     "vae": "variational autoencoder, analytic KL",
     "gan": "DCGAN-style GAN",
+    "cgan": "conditional GAN: the label into both players",
+    "wgan_gp": "Wasserstein GAN, gradient penalty (second order), 5 critic steps",
     "transfer": "pretrained cnn base, new head, fine-tuned top",
+    "regression": "dense layers to one linear output, squared error, L2",
+    "backprop": "2-3 dense layers; tf_impl's gradients by hand (chain rule), no tape",
 }
-DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row by row",
+DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row by row", "moons": "two moons",
               "digits_transfer": "digits 0-4 → 5-9 (10 per class)"}
-METRIC_NAMES = {"neg_elbo": "−ELBO (nats)", "frechet_distance": "Fréchet distance", "fine_tuning_accuracy": "accuracy (fine-tuned)"}
+METRIC_NAMES = {"r2": "R²", "neg_elbo": "−ELBO (nats)", "frechet_distance": "Fréchet distance", "fine_tuning_accuracy": "accuracy (fine-tuned)",
+                "conditional_accuracy": "conditional accuracy"}
 
 
 def row(report, spec):

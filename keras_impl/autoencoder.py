@@ -85,7 +85,7 @@ def build(config, input_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     keras.utils.set_random_seed(config.seed)
     with precision(config.precision):  # mixed_float16: compile wraps the optimizer in a LossScaleOptimizer
         model = build(config, data.info.input_shape)
@@ -95,7 +95,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     train_pipeline = data.train.map(as_pairs)
     fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(as_pairs), epochs=config.epochs,
                            callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
-                           fingerprint=fingerprint(NETWORK, "keras", config, data))
+                           fingerprint=fingerprint(NETWORK, "keras", config, data), tensorboard_dir=tensorboard_dir)
     seconds = time.perf_counter() - started
     reconstructions = keras.ops.convert_to_numpy(keras.ops.cast(model(data.x_test, training=False), "float32"))
     codes = keras.ops.convert_to_numpy(keras.ops.cast(model.encoder(data.x_test, training=False), "float32"))

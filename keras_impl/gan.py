@@ -98,7 +98,7 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
     def compile(self, d_optimizer, g_optimizer):
-        super().compile(jit_compile=False)
+        super().compile(optimizer=None, jit_compile=False)  # not compile's default RMSprop: each player has its own
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         # Slots now, not at the first step: fit builds only `self.optimizer`, and Adam's slots
         # created inside the compiled step under a MirroredStrategy fail to run.
@@ -150,7 +150,7 @@ def build(config, image_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     keras.utils.set_random_seed(config.seed)
     with precision(config.precision):
         model = build(config, data.info.input_shape)
@@ -162,7 +162,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
                            verbose=verbose, checkpoint_dir=checkpoint_dir,
                            fingerprint=fingerprint(NETWORK, "keras", config, data),
                            optimizers=[(model.d_optimizer, model.discriminator.trainable_variables),
-                                       (model.g_optimizer, model.generator.trainable_variables)])
+                                       (model.g_optimizer, model.generator.trainable_variables)],
+                           tensorboard_dir=tensorboard_dir)
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
     samples = ops.convert_to_numpy(ops.cast(model.generator(z, training=False), "float32"))

@@ -35,18 +35,21 @@ def build(network, recurrent_layer, config, input_shape, num_classes, vocabulary
     for index, units in enumerate(config.units):
         layer = recurrent_layer(units, return_sequences=index < len(config.units) - 1)
         stack.append(keras.layers.Bidirectional(layer) if config.bidirectional else layer)
-    stack.append(keras.layers.Dense(supervised.output_units(num_classes)))  # logits, or the regression output
+    # --l1/--l2 on the head's kernel only (not on the recurrent kernels): l1 * sum|w| + l2 * sum w**2
+    penalty = keras.regularizers.L1L2(l1=config.l1, l2=config.l2) if config.l1 or config.l2 else None
+    head = keras.layers.Dense(supervised.output_units(num_classes), kernel_regularizer=penalty)
+    stack.append(head)  # logits, or the regression output
     model = keras.Sequential(stack, name=network)
     if num_classes == 1:  # common.data: one real-valued target
         return supervised.compile_regressor(model, config)
     return supervised.compile_classifier(model, config, num_classes)
 
 
-def train(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     """supervised.train, with the data's vocabulary handed to build (for token data)."""
 
     def build_for_data(config, input_shape, num_classes):
         return build(config, input_shape, num_classes, vocabulary_size=data.info.vocabulary_size)
 
     return supervised.train(network, build_for_data, config, data, verbose=verbose, out_dir=out_dir,
-                            checkpoint_dir=checkpoint_dir)
+                            checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)

@@ -26,9 +26,9 @@ def build(config, input_shape, num_classes, vocabulary_size=0):
     return recurrent.build(NETWORK, simple_rnn_layer, config, input_shape, num_classes, vocabulary_size)
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     return recurrent.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir,
-                            checkpoint_dir=checkpoint_dir)
+                            checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import checkpoints, evaluate
+from common import checkpoints, evaluate, registry
 from common.evaluate import diverged, is_divergent
 from common.results import RunResult, save_weights, training_throughput
 
@@ -55,6 +55,24 @@ def optimizer_from_config(config, beta_1=0.9):
     if name == "adam":
         return keras.optimizers.Adam(config.learning_rate, beta_1=beta_1)
     raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig refuses it first
+
+
+def schedule_from_config(config, steps_per_epoch):
+    """The keras.optimizers.schedules schedule a config names (None: constant), in optimizer steps.
+
+    tf_impl/optim.py schedule_from_config is the twin. exponential: decay_rate per epoch;
+    cosine: down to 0 at the last step, after a linear warm-up from 0 over warmup_epochs.
+    """
+    schedules = keras.optimizers.schedules
+    if config.learning_rate_schedule == "exponential":
+        return schedules.ExponentialDecay(config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.decay_rate)
+    if config.learning_rate_schedule == "cosine":
+        decay_steps = (config.epochs - config.warmup_epochs) * steps_per_epoch
+        if config.warmup_epochs:
+            return schedules.CosineDecay(0.0, decay_steps, warmup_target=config.learning_rate,
+                                         warmup_steps=config.warmup_epochs * steps_per_epoch)
+        return schedules.CosineDecay(config.learning_rate, decay_steps)
+    return None
 
 
 def output_units(num_classes):
@@ -282,12 +300,16 @@ class Checkpoints(keras.callbacks.Callback):
 
 
 def resumable_fit(model, pipeline, *, epochs, callbacks, stats, verbose, checkpoint_dir=None, fingerprint=None,
-                  optimizers=None, early_stopping=None, **fit_arguments):
+                  optimizers=None, early_stopping=None, tensorboard_dir=None, **fit_arguments):
     """model.fit(pipeline) for `epochs`, resumed from and saved to checkpoint_dir when one is given.
 
     optimizers: [(optimizer, the variables it updates)] (default: the compiled model's);
     the returned History holds every epoch's values, the resumed ones included.
+    tensorboard_dir: Keras's TensorBoard callback writes each epoch's logs there (train/, validation/);
+    tf_impl/loop.py Summaries writes the same names.
     """
+    if tensorboard_dir is not None:  # after StopOnDivergence: a diverged epoch is not written
+        callbacks = list(callbacks) + [keras.callbacks.TensorBoard(log_dir=tensorboard_dir, write_graph=False)]
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
     checkpoint, initial_epoch = None, 0
     if checkpoint_dir is not None:
@@ -306,10 +328,14 @@ def resumable_fit(model, pipeline, *, epochs, callbacks, stats, verbose, checkpo
     return fitted
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None,
+          tensorboard_dir=None):
     keras.utils.set_random_seed(config.seed)
     with precision(config.precision):
         model = build(config, data.info.input_shape, data.info.num_classes)
+    schedule = schedule_from_config(config, steps_per_epoch=int(data.train.cardinality()))
+    if schedule is not None:  # build compiled with the constant rate: the steps per epoch are known only here
+        model.optimizer.learning_rate = schedule
     stats = EpochStats()
     callbacks, stopper = [StopOnDivergence(), stats], None
     if early_stopping_patience is not None:
@@ -320,7 +346,7 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     train_pipeline = data.train
     fitted = resumable_fit(
         model, train_pipeline, validation_data=data.val, epochs=config.epochs, callbacks=callbacks, stats=stats,
-        verbose=verbose, checkpoint_dir=checkpoint_dir, early_stopping=stopper,
+        verbose=verbose, checkpoint_dir=checkpoint_dir, early_stopping=stopper, tensorboard_dir=tensorboard_dir,
         fingerprint=checkpoints.fingerprint(network, "keras", config, data),
     )
     seconds = time.perf_counter() - started
@@ -328,11 +354,11 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     if out_dir is not None:
         save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
         model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
-    if data.info.task == "regression":
-        score, metric = evaluate.regression, "mse"
+    if data.info.task == "regression":  # in y's own units, with the linear and mean baselines beside
+        metrics = evaluate.regression_scores(data, model.predict(data.test, verbose=0))
+        metric = registry.headline(network, metrics, "mse")
     else:
-        score, metric = evaluate.classification, "accuracy"
-    metrics = score(data.y_test, model.predict(data.test, verbose=0))
+        metrics, metric = evaluate.classification(data.y_test, model.predict(data.test, verbose=0)), "accuracy"
     return RunResult(
         network=network,
         impl="keras",
@@ -340,7 +366,7 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         metric=metric,
         value=metrics[metric],
         metrics=metrics,
-        history=keras_history(fitted, stats, drop=("accuracy",)),  # training accuracy: tf_impl does not track it
+        history=keras_history(fitted, stats),
         train_seconds=seconds,
         samples_per_second=training_throughput(data.info.n_train, stats.history["epoch_seconds"]),
         epochs_run=epochs_run,

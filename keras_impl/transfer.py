@@ -17,6 +17,7 @@ phase, so batch-norm statistics, if a base had them, would never move.
 Hyperparameters: common.configs.TransferConfig. Twin: tf_impl/transfer.py.
 """
 import dataclasses
+import os
 import sys
 import time
 
@@ -63,13 +64,14 @@ def set_phase(model, config, phase):
     return supervised.compile_classifier(model, phase_config, 2 if units == 1 else units)
 
 
-def fit(model, data, epochs, verbose, checkpoint=(None, None)):
-    """checkpoint: (folder, fingerprint) of this phase's state, or (None, None)."""
+def fit(model, data, epochs, verbose, checkpoint=(None, None), tensorboard_dir=None):
+    """checkpoint: (folder, fingerprint) of this phase's state, or (None, None); tensorboard_dir: this phase's."""
     train_pipeline = data.train
     stats = supervised.EpochStats()
     fitted = supervised.resumable_fit(model, train_pipeline, validation_data=data.val, epochs=epochs,
                                       callbacks=[supervised.StopOnDivergence(), stats], stats=stats, verbose=verbose,
-                                      checkpoint_dir=checkpoint[0], fingerprint=checkpoint[1])
+                                      checkpoint_dir=checkpoint[0], fingerprint=checkpoint[1],
+                                      tensorboard_dir=tensorboard_dir)
     return supervised.keras_history(fitted, stats)
 
 
@@ -107,19 +109,20 @@ def _h5_base_shapes(path):
         raise DataError(f"base checkpoint {path}: not a readable Keras weights file ({error})") from None
 
 
-def pretrain(config, source, verbose, checkpoint=(None, None)):
+def pretrain(config, source, verbose, checkpoint=(None, None), tensorboard_dir=None):
     """A cnn trained on the source task; returns its base layers, source test metrics and history."""
     model, base_layers, _ = cnn_layers(config, source.info.input_shape, source.info.num_classes)
-    history = fit(model, source, config.epochs, verbose, checkpoint)
+    history = fit(model, source, config.epochs, verbose, checkpoint, tensorboard_dir)
     return base_layers, score(model, source), history
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     with supervised.precision(config.precision):  # every model built inside computes in config.precision
-        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir)
+        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir,
+                                  tensorboard_dir=tensorboard_dir)
 
 
-def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     keras.utils.set_random_seed(config.seed)
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes
@@ -131,11 +134,15 @@ def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=
             return None, None
         return checkpoints.part(checkpoint_dir, checkpoints.fingerprint(NETWORK, "keras", config, data), phase)
 
+    def summaries_of(phase):  # one sub-folder of --tensorboard per phase
+        return None if tensorboard_dir is None else os.path.join(tensorboard_dir, phase)
+
     if config.base_checkpoint:
         base_layers = load_base(config, config.base_checkpoint, shape)
     else:
         source = shared.source_task(data)
-        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of("pretrain"))
+        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of("pretrain"),
+                                                                     summaries_of("pretrain"))
         metrics["source_accuracy"] = source_metrics["accuracy"]
         history["pretrain_loss"] = history_of_source["loss"]
         examples += source.info.n_train * config.epochs
@@ -145,7 +152,7 @@ def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=
     for phase, model_of_phase in (("feature_extraction", model), ("fine_tuning", model),
                                   ("scratch", build(config, shape, classes))):
         runs[phase] = fit(set_phase(model_of_phase, config, phase), target, config.epochs_of(phase), verbose,
-                          checkpoint_of(phase))
+                          checkpoint_of(phase), summaries_of(phase))
         metrics[f"{phase}_accuracy"] = score(model_of_phase, target)["accuracy"]
         examples += target.info.n_train * config.epochs_of(phase)
     seconds = time.perf_counter() - started

@@ -125,7 +125,7 @@ def build(config, input_shape):
     return model
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     keras.utils.set_random_seed(config.seed)
     with precision(config.precision):  # mixed_float16: compile wraps the optimizer in a LossScaleOptimizer
         model = build(config, data.info.input_shape)
@@ -135,7 +135,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     train_pipeline = data.train.map(images)
     fitted = resumable_fit(model, train_pipeline, validation_data=data.val.map(images), epochs=config.epochs,
                            callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
-                           fingerprint=fingerprint(NETWORK, "keras", config, data))
+                           fingerprint=fingerprint(NETWORK, "keras", config, data), tensorboard_dir=tensorboard_dir)
     seconds = time.perf_counter() - started
 
     def encode(x):

@@ -9,10 +9,11 @@ two logical CPUs, then one JSON line with the largest loss and weight difference
 far the weights moved. The batches are STEPS full global batches of 64 (32 per replica);
 tf_impl also takes a last batch of 11, which the strategy splits 6 + 5 (Keras divides
 each replica's mean by the replica count, so on an uneven batch it is not one device's
-step: see tf_impl/replicas.py). The VAE's noise and the GAN's latent vectors are injected,
-one row per example of the global batch; weights are compared in Keras order, moving
-batch-norm statistics included. Keras runs `fit` over the batches, which distributes
-them as tf_impl does, and is compared on its epoch's mean loss.
+step: see tf_impl/replicas.py). The VAE's noise and the GAN's latent vectors are injected
+(the WGAN-GP's z and eps of every critic step too), one row per example of the global
+batch; weights are compared in Keras order, moving batch-norm statistics included. Keras
+runs `fit` over the batches, which distributes them as tf_impl does, and is compared on
+its epoch's mean loss.
 """
 import importlib
 import json
@@ -64,14 +65,25 @@ def tf_steps(network, strategy, initial, batches, config, data):
         model.set_weights(initial)
         if network == "transfer":
             optimizers = [module.phase_optimizer(model, config, "fine_tuning")]
-        elif network == "gan":
+        elif network in ("gan", "wgan_gp"):
             optimizers = module.optimizers(model, config)
+        elif network == "cgan":
+            optimizers = tf_module("gan").optimizers(model, config)  # the cgan's players take the gan's optimizers
         else:
             optimizers = [optim.from_config(config)]
             optimizers[0].build(model.trainable_weights)
     losses, step = [], None
     for x, y, noise in batches:
-        if network in ("vae", "gan"):
+        if network == "cgan":  # images and their labels, split across the replicas together; z injected
+            pipeline = distributed(strategy, x, y)
+            (batch,) = iter(pipeline)
+            step = step or module.make_train_step(model, *optimizers, pipeline.element_spec, config.latent_dim, strategy)
+            losses.append(float(step(*batch, tf.constant(noise))[0]))
+        elif network == "wgan_gp":  # three noise arrays (each critic step's z and eps, the generator's z)
+            (images,) = iter(distributed(strategy, x))
+            step = step or module.make_train_step(model, *optimizers, images_spec(strategy, x), config.latent_dim, strategy)
+            losses.append(float(step(images, *map(tf.constant, noise))[0]))
+        elif network in ("vae", "gan"):
             (images,) = iter(distributed(strategy, x))
             if step is None:
                 step = module.make_train_step(model, *optimizers, images_spec(strategy, x), config.latent_dim, strategy)
@@ -83,8 +95,8 @@ def tf_steps(network, strategy, initial, batches, config, data):
         else:
             pipeline = distributed(strategy, x, y)
             (batch,) = iter(pipeline)
-            step = step or supervised.make_train_step(model, optimizers[0], strategy, pipeline.element_spec,
-                                                      data.info.task)
+            make_step = getattr(module, "make_train_step", supervised.make_train_step)  # backprop: its own, by hand
+            step = step or make_step(model, optimizers[0], strategy, pipeline.element_spec, data.info.task)
             losses.append(float(step(*batch)[0]))
     return losses, model.get_weights()
 
@@ -107,7 +119,12 @@ def keras_steps(network, strategy, initial, batches, config, data):
         if network == "transfer":
             module.set_phase(model, config, "fine_tuning")
     x = np.concatenate([x for x, _, _ in batches])
-    target = np.concatenate([{"vae": noise, "gan": noise, "autoencoder": x}.get(network, y) for x, y, noise in batches])
+    target = np.concatenate([{"vae": noise, "gan": noise, "cgan": noise, "autoencoder": x}.get(network, y)
+                             for x, y, noise in batches])
+    if network == "wgan_gp":  # y = its three noise arrays, each concatenated over the batches
+        target = tuple(np.concatenate(parts) for parts in zip(*[noise for _, _, noise in batches]))
+    if network == "cgan":  # the labels are an input: x = (images, labels), y = the injected z
+        x = (x, np.concatenate([y for _, y, _ in batches]))
     pipeline = tf.data.Dataset.from_tensor_slices((x, target)).batch(GLOBAL_BATCH)  # the same global batches
     fitted = model.fit(pipeline, epochs=1, verbose=0, shuffle=False)
     return fitted.history["loss"], model.get_weights()
@@ -121,6 +138,10 @@ def global_batches(network, data, config, sizes):
         window = np.arange(start, start + size)
         start += size
         noise = np.random.default_rng(100 + index).standard_normal((size, latent)).astype(np.float32)
+        if network == "wgan_gp":  # (critic latents (size, n_critic, latent), epsilons (size, n_critic), latents)
+            rng = np.random.default_rng(100 + index)
+            noise = (rng.standard_normal((size, config.n_critic, latent)).astype(np.float32),
+                     rng.uniform(size=(size, config.n_critic)).astype(np.float32), noise)
         batches.append((np.take(data.x_train, window, axis=0, mode="wrap"),
                         np.take(data.y_train, window, mode="wrap"), noise))
     return batches

@@ -121,11 +121,22 @@ BAD_INPUT = {
     "zero learning rate": (lambda tmp: ["train", "mlp", "--impl", "tf", "--learning-rate", "0"], "learning-rate must be positive"),
     "dropout of one": (lambda tmp: ["train", "deep_mlp", "--impl", "tf", "--dropout", "1.0"], "dropout must be in [0, 1)"),
     "bad layer sizes": (lambda tmp: ["train", "deep_mlp", "--impl", "tf", "--hidden-units", "64,x"], "comma-separated integers"),
+    "negative l1": (lambda tmp: ["train", "deep_mlp", "--impl", "keras", "--l1", "-0.001"], "l1 must be >= 0"),
+    "negative l1 on a cnn": (lambda tmp: ["train", "cnn", "--impl", "tf", "--l1=-1e-5"], "l1 must be >= 0"),
+    "negative l2 on an mlp": (lambda tmp: ["train", "mlp", "--impl", "tf", "--l2", "-0.1"], "l2 must be >= 0"),
+    "l1 not a number": (lambda tmp: ["train", "lstm", "--impl", "tf", "--l1", "lots"], "invalid float value: 'lots'"),
+    "compare with a negative l1": (lambda tmp: ["compare", "deep_mlp", "--l1", "-0.5"], "l1 must be >= 0"),
+    "no critic steps": (lambda tmp: ["train", "wgan_gp", "--impl", "tf", "--n-critic", "0"], "n-critic must be at least 1"),
+    "negative gradient penalty": (lambda tmp: ["train", "wgan_gp", "--impl", "keras", "--gp-weight", "-1"],
+                                  "gp-weight must be positive"),
+    "gradient penalty not a number": (lambda tmp: ["compare", "wgan_gp", "--gp-weight", "nan"], "gp-weight must be positive"),
     "unknown flag": (lambda tmp: ["train", "mlp", "--impl", "tf", "--hiden-units", "3"], "unrecognized arguments"),
     "flag of another network": (lambda tmp: ["train", "mlp", "--impl", "tf", "--filters", "3"], "unrecognized arguments"),
     "missing file": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", f"{tmp}/absent.npz"], "no such dataset file"),
     "malformed file": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", bad_npz(tmp)], "not a readable .npz"),
     "cnn on a table": (lambda tmp: ["train", "cnn", "--impl", "keras", "--dataset", table_npz(tmp)], "cnn needs images"),
+    "a classifier on a regression's data": (lambda tmp: ["train", "mlp", "--impl", "tf", "--dataset", "diabetes"],
+                                            "mlp classifies; diabetes holds real-valued targets"),
     "tfds not prepared": (lambda tmp: ["train", "cnn", "--impl", "tf", "--dataset", "mnist", "--data-dir", str(tmp)],
                           "twinnets prepare mnist"),
     "zero seeds": (lambda tmp: ["compare", "mlp", "--seeds", "0"], "seeds must be at least 1"),
@@ -245,6 +256,9 @@ EVERY_NETWORK_CASES = {
     "negative learning rate": (lambda tmp: ["--learning-rate", "-0.1"], "learning-rate must be positive"),
     "unknown dataset": (lambda tmp: ["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     "unknown optimizer": (lambda tmp: ["--optimizer", "lion"], "optimizer must be one of sgd, adam, rmsprop, adagrad, adamw"),
+    "unknown schedule": (lambda tmp: ["--learning-rate-schedule", "step"], "learning-rate-schedule must be one of"),
+    "warm-up longer than training": (lambda tmp: ["--learning-rate-schedule", "cosine", "--warmup-epochs", "1"],
+                                     "a warm-up of 1 epochs is longer than training (1 epochs)"),
     "truncated npz": (lambda tmp: ["--dataset", truncated_npz(tmp)], "not a readable .npz file"),
     "npz with NaN": (lambda tmp: ["--dataset", nan_npz(tmp)], "contains NaN or infinite values"),
     "negative labels": (lambda tmp: ["--dataset", _npz(tmp, "neg.npz", y_test=np.arange(12) % 3 - 1)],
@@ -263,6 +277,28 @@ EVERY_NETWORK_CASES = {
     "out that is a file": ("out-file", "exists and is not a directory"),
     "read-only out": ("out-read-only", "is not writable"),
 }
+# A regression reads y as real values, where negative, fractional or skipping "labels" are fine targets:
+# its networks take REGRESSION_CASES, its own bad targets, in place of these.
+LABEL_CASES = ("negative labels", "labels out of range", "fractional labels", "labels that skip classes")
+REGRESSION_CASES = {
+    "NaN targets": (lambda tmp: ["--dataset", _npz(tmp, "nan_y.npz", y_train=np.where(np.arange(40) == 5, np.nan, 1.5))],
+                    "y_train contains NaN or infinite values"),
+    "constant targets": (lambda tmp: ["--dataset", _npz(tmp, "constant.npz", y_train=np.full(40, 99.0))],
+                         "y_train holds a single value (99): nothing to regress"),
+    "two targets per example": (lambda tmp: ["--dataset", _npz(tmp, "two.npz", y_train=np.zeros((40, 2)))],
+                                "expected one real-valued target per example"),
+    "class labels": (lambda tmp: ["--dataset", "breast_cancer"],
+                     "breast_cancer holds class labels, not real-valued targets"),
+}
+
+
+def every_network_case():
+    """(network, case): every case for every network, REGRESSION_CASES in place of LABEL_CASES for a regression."""
+    for case in [*EVERY_NETWORK_CASES, *REGRESSION_CASES]:
+        for network, spec in registry.NETWORKS.items():
+            skipped = LABEL_CASES if spec.family == "regression" else REGRESSION_CASES
+            if case not in skipped:
+                yield pytest.param(network, case, id=f"{network}-{case}")
 
 
 def _unwritable_folder(path):
@@ -280,10 +316,10 @@ def _unwritable_folder(path):
     return None
 
 
-@pytest.mark.parametrize("case", list(EVERY_NETWORK_CASES))
-@pytest.mark.parametrize("network", list(registry.NETWORKS))
+@pytest.mark.parametrize("network,case", list(every_network_case()))
 def test_every_network_refuses_bad_input(capsys, tmp_path, network, case):
-    make, message = EVERY_NETWORK_CASES[case]
+    cases = {**EVERY_NETWORK_CASES, **REGRESSION_CASES}
+    make, message = cases[case]
     out_dir, undo = tmp_path / "out", None
     if make == "out-file":
         out_dir.write_text("keep me")
@@ -295,7 +331,7 @@ def test_every_network_refuses_bad_input(capsys, tmp_path, network, case):
         extra = []
     else:
         extra = make(tmp_path)
-    impl = ("keras", "tf")[list(EVERY_NETWORK_CASES).index(case) % 2]  # both share this path; alternate to cover both
+    impl = ("keras", "tf")[list(cases).index(case) % 2]  # both share this path; alternate to cover both
     try:
         code, _, err = run_main(capsys, ["train", network, "--impl", impl, "--epochs", "1", *extra, "--out", str(out_dir)])
     finally:

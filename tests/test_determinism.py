@@ -14,6 +14,11 @@ from conftest import REPO
 FAST = {  # few epochs, small models: this is about repeatability, not quality
     "transfer": ["--epochs", "1", "--head-epochs", "2", "--fine-tune-epochs", "1", "--filters", "4,8"],
     "deep_mlp": ["--epochs", "2", "--hidden-units", "32,32"],
+    # The GANs: one epoch draws every random number a run draws (latents, noise, the judge's samples);
+    # the reshuffle between epochs is exercised by every other network.
+    "gan": ["--epochs", "1"],
+    "cgan": ["--epochs", "1"],
+    "wgan_gp": ["--epochs", "1"],
 }
 
 

@@ -76,6 +76,8 @@ def popen(argv):
 
 # --- checkpoint and resume: SIGKILL mid-run, then the same command again ---
 
+# A supervised network and a GAN (two optimizers, latents from a generator); cgan and wgan_gp keep their
+# state through the same resumable_fit / loop.Checkpoint as gan (wgan_gp's own resume: test_parity_wgan_gp.py).
 KILL_CASES = {
     "cnn": ["--epochs", "6", "--filters", "8,16", "--dense-units", "32"],
     "gan": ["--epochs", "4"],
@@ -281,8 +283,11 @@ def test_keras_fit_keeps_the_last_good_checkpoint(tmp_path, poison):
 
 EXPORTED = {  # network -> (what the export serves, how to build both models with the same weights)
     "logistic_regression": "classifier", "mlp": "classifier", "deep_mlp": "classifier", "cnn": "classifier",
+    "backprop": "classifier",  # its hand-written forward pass (tf_impl/backprop.py forward) is what serves
     "rnn": "recurrent", "lstm": "recurrent", "gru": "recurrent",
-    "autoencoder": "autoencoder", "vae": "decoder", "gan": "generator",
+    "autoencoder": "autoencoder", "vae": "decoder", "gan": "generator", "wgan_gp": "generator",
+    "cgan": "generator",  # its input: [z, one_hot(label)]
+    "regression": "regressor",  # one real-valued output per example, standardised units (common.data)
 }
 
 
@@ -299,13 +304,18 @@ def twin_models(network):
     elif kind == "recurrent":
         shape = (8, 8)
         keras_model, tf_model = (module.build(config, shape, 10) for module in (keras_module, tf_module))
+    elif kind == "regressor":
+        shape = (10,)  # diabetes' features
+        keras_model, tf_model = (module.build(config, shape, 1) for module in (keras_module, tf_module))
     else:
-        keras_whole, tf_whole = (module.build(config, (8, 8, 1)) for module in (keras_module, tf_module))
+        classes = (10,) if network == "cgan" else ()  # the conditional generator is built for the classes too
+        keras_whole, tf_whole = (module.build(config, (8, 8, 1), *classes) for module in (keras_module, tf_module))
         if kind == "autoencoder":
             keras_model, tf_model, shape = keras_whole, tf_whole, (8, 8, 1)
         else:
             part = "decoder" if kind == "decoder" else "generator"
-            keras_model, tf_model, shape = getattr(keras_whole, part), getattr(tf_whole, part), (config.latent_dim,)
+            keras_model, tf_model = getattr(keras_whole, part), getattr(tf_whole, part)
+            shape = (config.latent_dim + sum(classes),)
     weights = keras_model.get_weights()
     noisy = [w + np.random.default_rng(index).normal(0, 0.05, w.shape).astype(w.dtype) for index, w in enumerate(weights)]
     keras_model.set_weights(noisy)  # not the initial values: moving statistics and biases away from 0 and 1

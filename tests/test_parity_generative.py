@@ -1,4 +1,5 @@
 """Parity levels 1-3 for the generative networks (autoencoder, vae, gan), and their evaluation.
+(wgan_gp: levels 1 and the sub-network transplant here, its losses and n_critic schedule in test_parity_wgan_gp.py.)
 
 1. Shape: parameter counts equal, per sub-network, and pinned in PARAM_COUNTS below.
 2. Function: Keras weights transplanted into the tf_impl model, sub-network by sub-network
@@ -33,8 +34,10 @@ VARIANTS = {
     "conv_autoencoder": ("autoencoder", {"convolutional": True}),
     "vae": ("vae", {}),
     "gan": ("gan", {}),
+    "wgan_gp": ("wgan_gp", {}),
 }
-SUBNETWORKS = {"autoencoder": ("encoder", "decoder"), "vae": ("encoder", "decoder"), "gan": ("generator", "discriminator")}
+SUBNETWORKS = {"autoencoder": ("encoder", "decoder"), "vae": ("encoder", "decoder"), "gan": ("generator", "discriminator"),
+              "wgan_gp": ("generator", "critic")}
 
 # (variant, sub-network) -> parameters on 8x8x1 digits with the default config. Pinned.
 PARAM_COUNTS = {
@@ -50,8 +53,11 @@ PARAM_COUNTS = {
     # latent_dim 16, generator_filters (64, 32), discriminator_filters (32, 64)
     ("gan", "generator"): 38529,  # dense 16*(2*2*64) no bias, BN 4*256, conv^T 4*4*64*32 no bias, BN 4*32, conv^T 4*4*32*1+1
     ("gan", "discriminator"): 19073,  # conv 9*1*32+32, conv 9*32*64+64, dense (2*2*64)*1+1
+    # the gan's two networks, the discriminator as the critic (same defaults)
+    ("wgan_gp", "generator"): 38529,
+    ("wgan_gp", "critic"): 19073,
 }
-NON_TRAINABLE = {("gan", "generator"): 576}  # BN moving mean and variance: 2*256 + 2*32
+NON_TRAINABLE = {("gan", "generator"): 576, ("wgan_gp", "generator"): 576}  # BN moving mean and variance: 2*256 + 2*32
 
 
 @pytest.fixture(autouse=True)
@@ -96,8 +102,8 @@ def normal(shape, seed):
 
 
 def sub_input(variant, sub, config, batch=64):
-    """What a sub-network eats: digits for encoders and discriminators, codes or latents for the others."""
-    if sub in ("encoder", "discriminator"):
+    """What a sub-network eats: digits for encoders, discriminators and critics, codes or latents for the others."""
+    if sub in ("encoder", "discriminator", "critic"):
         return digit_batches(1, batch)[0]
     return normal((batch, config.latent_dim), seed=7)
 
@@ -124,7 +130,7 @@ def assert_weights_close(tf_weights, keras_weights, atol):
 
 def test_every_generative_network_is_pinned():
     pinned = {VARIANTS[variant][0] for variant, _ in PARAM_COUNTS}
-    assert set(GENERATIVE) == pinned == {"autoencoder", "vae", "gan"}
+    assert set(GENERATIVE) == pinned == {"autoencoder", "vae", "gan", "wgan_gp"}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -492,7 +498,7 @@ def test_train_returns_a_complete_result(variant, impl, digits, tmp_path):
     assert "samples" in result.figures or "reconstructions" in result.figures
     assert "figures" not in result.to_dict()
     assert os.path.exists(tmp_path / "weights.npz")
-    assert os.path.exists(tmp_path / "latent.png") == (network != "gan")
+    assert os.path.exists(tmp_path / "latent.png") == (network not in ("gan", "wgan_gp"))  # encoders only
 
 
 def test_generative_sources_never_mention_keras():

@@ -450,9 +450,14 @@ def test_unsupported_precision_is_refused_clearly():
     float32_only = dataclasses.replace(registry.get("gan"), precisions=("float32",))  # as a future network may be
     with pytest.raises(ConfigError, match="not available for gan"):
         float32_only.check(float32_only.config_class(precision="mixed_bfloat16"))
-    for network, spec in registry.NETWORKS.items():  # every network, both implementations, all three today
+    for network, spec in registry.NETWORKS.items():  # every network: the precisions it names run, the rest are refused
         for precision in PRECISIONS:
-            assert spec.check(spec.config_class(precision=precision)).precision == precision
+            if precision in spec.precisions:
+                assert spec.check(spec.config_class(precision=precision)).precision == precision
+            else:  # backprop: float32 only (common/registry.py says why)
+                with pytest.raises(ConfigError, match=f"precision {precision} is not available for {network}"):
+                    spec.check(spec.config_class(precision=precision))
+    assert registry.get("backprop").precisions == ("float32",)
     with pytest.raises(ConfigError, match="precision must be one of"):
         registry.get("cnn").config_class(precision="float8")
 
@@ -608,3 +613,126 @@ def test_float16_steps_of_vae_and_gan_match_keras(network, scaling):
         assert min(applied) < len(batches)
     else:
         assert applied == (len(batches), len(batches))
+
+
+# ---- the WGAN-GP: the critic's penalty is the norm of an input gradient taken in 16 bits (second order) ----
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_wgan_gp_function_parity_after_transplant(precision):
+    """Generated images bit-identical; the penalised critic loss, the gradient penalty alone (whose weight
+    gradients exist only through the inner tape's input gradient) and the generator's loss, in float32,
+    with their gradients, from the same injected z and eps. (Measured: bit-identical in both types.)"""
+    from tf_impl import wgan_gp
+
+    config = registry.get("wgan_gp").config_class(precision=precision)
+    real = data_module.load("digits").x_train[:64]
+    z, epsilon = noise((64, config.latent_dim), seed=5), np.random.default_rng(6).uniform(size=64).astype(np.float32)
+    keras_model, tf_model = build_both("wgan_gp", config, real.shape[1:])
+    keras_fake, tf_fake = keras_model.generator(z, training=False), tf_model.generator(tf.constant(z), training=False)
+    assert keras_fake.dtype == tf_fake.dtype == COMPUTE_DTYPES[precision]
+    np.testing.assert_array_equal(np.float32(tf_fake), np.float32(keras_fake))
+    fake = np.float32(keras_fake)
+    critic_weights = [w for w in keras_model.critic.trainable_weights if w.path.endswith("kernel")]  # biases: no
+    tf_critic_weights = [w for w in tf_model.critic.trainable_weights if w.name.startswith("kernel")]  # penalty grad
+    terms = [
+        (lambda: keras_model.critic_loss(real, fake, epsilon)[0], keras_model.critic.trainable_weights[:-1],
+         lambda: wgan_gp.critic_loss(tf_model, tf.constant(real), tf.constant(fake), tf.constant(epsilon))[0],
+         tf_model.critic.trainable_weights[:-1]),  # the last bias: no gradient (D(fake) - D(real))
+        (lambda: keras_model.critic_loss(real, fake, epsilon)[2], critic_weights,
+         lambda: wgan_gp.critic_loss(tf_model, tf.constant(real), tf.constant(fake), tf.constant(epsilon))[2],
+         tf_critic_weights),
+        (lambda: keras_model.generator_loss(z), keras_model.generator.trainable_weights,
+         lambda: wgan_gp.generator_loss(tf_model, tf.constant(z)), tf_model.generator.trainable_weights),
+    ]
+    for keras_loss_fn, keras_weights, tf_loss_fn, tf_weights in terms:
+        assert len(keras_weights) == len(tf_weights)
+        keras_loss, keras_grads = gradients_of(keras_loss_fn, keras_weights)
+        tf_loss, tf_grads = gradients_of(tf_loss_fn, tf_weights)
+        assert tf_loss.dtype == keras_loss.dtype == tf.float32
+        np.testing.assert_allclose(float(tf_loss), float(keras_loss), rtol=1e-6)
+        gradient_gaps(keras_grads, tf_grads, keras_weights, precision)
+
+
+@pytest.mark.parametrize("scaling", list(SCALINGS))
+def test_float16_steps_of_wgan_gp_match_keras(scaling):
+    """n_critic critic steps and a generator step per batch, each player with its own LossScaleOptimizer (the
+    critic's scaled loss is differentiated through the unscaled inner input gradient): 10 batches from the same
+    weights with the same injected noise, as the GAN's test above, with the same tolerance; both players' scales."""
+    from tf_impl import wgan_gp
+
+    config = registry.get("wgan_gp").config_class(precision="mixed_float16", n_critic=2)
+    images = data_module.load("digits").x_train
+    keras_model, tf_model = build_both("wgan_gp", config, images.shape[1:])
+    d_optimizer, g_optimizer = gan_loss_scaling(keras_model, config, scaling)
+    d_optimizer.build(tf_model.critic.trainable_weights)
+    g_optimizer.build(tf_model.generator.trainable_weights)
+    step = wgan_gp.make_train_step(tf_model, d_optimizer, g_optimizer, tf.TensorSpec([None, *images.shape[1:]]),
+                                   config.latent_dim)
+    initial = keras_model.get_weights()
+    scales = {"keras": [], "tf": []}
+    batches = [x for x, _ in windows(images, np.zeros(len(images)), steps=10)]
+    for index, x in enumerate(batches):
+        rng = np.random.default_rng(100 + index)
+        injected = (rng.standard_normal((len(x), config.n_critic, config.latent_dim)).astype(np.float32),
+                    rng.uniform(size=(len(x), config.n_critic)).astype(np.float32),
+                    rng.standard_normal((len(x), config.latent_dim)).astype(np.float32))
+        keras_logs = keras_model.train_on_batch(x, injected, return_dict=True)
+        d_loss, g_loss, _ = step(x, *injected)
+        np.testing.assert_allclose([float(d_loss), float(g_loss)], [keras_logs["loss"], keras_logs["g_loss"]],
+                                   atol=1e-4, rtol=1e-4)
+        scales["keras"].append([float(keras_model.d_optimizer.dynamic_scale), float(keras_model.g_optimizer.dynamic_scale)])
+        scales["tf"].append([float(d_optimizer.scale), float(g_optimizer.scale)])
+    moved = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), initial))
+    gap = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), tf_model.get_weights()))
+    applied = (int(d_optimizer.iterations), int(g_optimizer.iterations))
+    print(f"weight gap {gap:.1e} (moved {moved:.1e}), steps applied (critic, G) {applied}, scales {scales['tf']}")
+    assert moved > 1e-3 and gap <= 1e-4
+    assert scales["tf"] == scales["keras"]
+    assert applied == (int(keras_model.d_optimizer.iterations), int(keras_model.g_optimizer.iterations))
+    full = (config.n_critic * len(batches), len(batches))
+    if scaling == "overflowing":
+        assert applied[0] < full[0] or applied[1] < full[1]
+    else:
+        assert applied == full
+
+
+# ---- the regression network: one real-valued output, squared error (float32, from the low-precision output) ----
+
+REGRESSORS = [name for name, spec in registry.NETWORKS.items()
+              if spec.family == "regression" and set(PRECISIONS) <= set(spec.precisions)]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("network", REGRESSORS)
+def test_regression_function_parity_after_transplant(network, precision):
+    """As the classifiers': predictions bit-identical in the compute type, the squared error plus the L2
+    penalty in float32, every gradient within one unit in the last place of the compute type."""
+    from tf_impl import supervised as tf_supervised
+
+    spec = registry.get(network)
+    config = spec.config_class(precision=precision)
+    data = data_module.load(spec.default_dataset)
+    x, y = data.x_train[:64], data.y_train[:64]
+    assert y.dtype == np.float32  # real-valued targets
+    keras_model, tf_model = build_both(network, config, data.info.input_shape, data.info.num_classes)
+    assert_same_function(keras_model, tf_model, x, y,
+                         lambda: tf_supervised.loss_fn(tf_model, x, y, training=False, task="regression"), precision)
+
+
+@pytest.mark.parametrize("scaling", list(SCALINGS))
+@pytest.mark.parametrize("network", REGRESSORS)
+def test_float16_steps_of_regression_match_keras(network, scaling):
+    """As test_float16_optimizer_steps_match_keras (same tolerance, same reasons), with float targets."""
+    from tf_impl import supervised as tf_supervised
+
+    spec = registry.get(network)
+    config = spec.config_class(precision="mixed_float16")
+    data = data_module.load(spec.default_dataset)
+    keras_model, tf_model = build_both(network, config, data.info.input_shape, data.info.num_classes)
+    tf_optimizer = loss_scaling(keras_model, config, scaling)
+    tf_optimizer.build(tf_model.trainable_weights)
+    element_spec = (tf.TensorSpec([None, *data.info.input_shape], tf.float32), tf.TensorSpec([None], tf.float32))
+    tf_step = tf_supervised.make_train_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), element_spec,
+                                            "regression")
+    assert_same_float16_steps(keras_model, tf_model, tf_optimizer, lambda x, y: tf_step(x, y)[0],
+                              list(windows(data.x_train, data.y_train)), scaling)

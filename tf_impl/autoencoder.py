@@ -121,7 +121,7 @@ def batched(function, x, batch_size=256):
     return np.concatenate([function(x[start:start + batch_size]).numpy() for start in range(0, len(x), batch_size)])
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
     with strategy.scope(), layers.precision(config.precision):
@@ -145,6 +145,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
         validate=validate,
         verbose=verbose,
         checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
+        summaries=loop.summaries_of(tensorboard_dir, optimizer),
     )
     seconds = time.perf_counter() - started
     reconstructions = batched(reconstruct, data.x_test)

@@ -145,7 +145,7 @@ def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim, str
     return train_step
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
     with strategy.scope(), layers.precision(config.precision):
@@ -169,6 +169,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
         names=("loss", "g_loss"), verbose=verbose,
         checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, d_optimizer=d_optimizer.state(),
                                       g_optimizer=g_optimizer.state(), latents=latents),
+        summaries=loop.summaries_of(tensorboard_dir),
     )
     seconds = time.perf_counter() - started
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both

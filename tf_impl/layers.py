@@ -74,15 +74,29 @@ class Layer(tf.Module):
         return tf.constant(0.0)
 
 
-class Dense(Layer):
-    """y = activation(x @ kernel + bias); kernel (in_features, units)."""
+def kernel_penalty(kernel, l1=0.0, l2=0.0):
+    """keras.regularizers.L1L2(l1, l2) on a kernel: l1 * sum(|w|) + l2 * sum(w ** 2), no 1/2; elastic net when both > 0.
 
-    def __init__(self, in_features, units, activation=None, l2=0.0, *, rng, name=None):
+    In Keras's order (0, then the L1 term, then the L2 term), each term only when its factor is
+    non-zero, on the float32 variable itself. The gradient of |w| at w = 0 is 0 (tf.abs), as in Keras.
+    """
+    penalty = tf.constant(0.0)
+    if l1:
+        penalty += l1 * tf.reduce_sum(tf.abs(kernel))
+    if l2:
+        penalty += l2 * tf.reduce_sum(tf.square(kernel))
+    return penalty
+
+
+class Dense(Layer):
+    """y = activation(x @ kernel + bias); kernel (in_features, units); optional L1/L2 penalty on the kernel."""
+
+    def __init__(self, in_features, units, activation=None, l2=0.0, l1=0.0, *, rng, name=None):
         super().__init__(name=name)
         self.kernel = tf.Variable(glorot_uniform(rng, (in_features, units), in_features, units), name="kernel")
         self.bias = tf.Variable(tf.zeros([units]), name="bias")
         self.activation = ACTIVATIONS[activation]
-        self.l2 = l2
+        self.l1, self.l2 = l1, l2
         self.trainable_weights = [self.kernel, self.bias]
 
     def __call__(self, x, training=False):
@@ -91,14 +105,14 @@ class Dense(Layer):
         return self.activation(add_bias(y, tf.cast(self.bias, dtype)))
 
     def regularization_loss(self):
-        # keras.regularizers.L2: l2 * sum(w ** 2), kernel only
-        return self.l2 * tf.reduce_sum(tf.square(self.kernel))
+        return kernel_penalty(self.kernel, self.l1, self.l2)  # kernel only, as kernel_regularizer
 
 
 class Conv2D(Layer):
-    """2-D convolution over (batch, height, width, channels), stride 1; kernel (kh, kw, in, out)."""
+    """2-D convolution over (batch, height, width, channels), stride 1; kernel (kh, kw, in, out); optional L1/L2."""
 
-    def __init__(self, in_channels, filters, kernel_size, activation=None, padding="SAME", *, rng, name=None):
+    def __init__(self, in_channels, filters, kernel_size, activation=None, padding="SAME", l2=0.0, l1=0.0, *, rng,
+                 name=None):
         super().__init__(name=name)
         shape = (kernel_size, kernel_size, in_channels, filters)
         receptive_field = kernel_size * kernel_size
@@ -108,12 +122,16 @@ class Conv2D(Layer):
         self.bias = tf.Variable(tf.zeros([filters]), name="bias")
         self.activation = ACTIVATIONS[activation]
         self.padding = padding
+        self.l1, self.l2 = l1, l2
         self.trainable_weights = [self.kernel, self.bias]
 
     def __call__(self, x, training=False):
         dtype = self.compute_dtype
         y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(self.kernel, dtype), strides=1, padding=self.padding)
         return self.activation(add_bias(y, tf.cast(self.bias, dtype)))
+
+    def regularization_loss(self):
+        return kernel_penalty(self.kernel, self.l1, self.l2)
 
 
 class MaxPool2D(Layer):

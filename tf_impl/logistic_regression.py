@@ -2,7 +2,8 @@
 
 Two classes: one logit, p(y=1|x) = sigmoid(x.w + b). More classes: K logits and a
 softmax (multinomial logistic regression). Which one is chosen from the data.
-Trained by minimising cross-entropy (tf_impl/supervised.py), optionally with an L2 penalty.
+Trained by minimising cross-entropy (tf_impl/supervised.py), optionally with an L2 and/or L1
+penalty (elastic net).
 
 Hyperparameters: common.configs.LogisticRegressionConfig. Twin: keras_impl/logistic_regression.py.
 """
@@ -23,15 +24,15 @@ def build(config, input_shape, num_classes):
     return layers.Sequential(
         [
             layers.Flatten(),  # (batch, ...) -> (batch, features)
-            layers.Dense(features, outputs, l2=config.l2, rng=rng),  # logits
+            layers.Dense(features, outputs, l2=config.l2, l1=config.l1, rng=rng),  # logits
         ],
         name=NETWORK,
     )
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     return supervised.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir,
-                            checkpoint_dir=checkpoint_dir)
+                            checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

@@ -15,10 +15,13 @@ module runs it over the epochs:
 - per epoch, what a benchmark needs: the seconds of the training pass alone
   ("epoch_seconds") and how often the epoch function has been traced so far
   ("train_traces": [1, 1, ...] means it was never retraced);
-- with a Checkpoint, the training state after every finite epoch, and a resume from it.
+- with a Checkpoint, the training state after every finite epoch, and a resume from it;
+- with Summaries (--tensorboard), each epoch's values as TensorBoard scalars, named as
+  Keras's TensorBoard callback names them.
 """
 import json
 import math
+import os
 import sys
 import time
 
@@ -114,7 +117,7 @@ def make_train_epoch(train_step, names=("loss",)):
     train_step(x, y) -> (values, batch_size): values is a dict of batch means with the
     keys `names`, or a single batch-mean loss. sums are the batch means * batch size.
     start holds each value's running mean after the run's first step (NaN until then; the
-    pass fills it in). A step is bad when a running mean (what fit reports) is NaN or
+    pass fills it in). A step is bad when the running mean of a loss (what fit reports) is NaN or
     infinite or past common.evaluate.explosion_limit(start); the first bad step is -1
     when there was none; bad is (its running mean, that value's start).
 
@@ -124,6 +127,8 @@ def make_train_epoch(train_step, names=("loss",)):
     function runtime: 2-12x slower than a Python loop here (TF 2.21, CPU), where this
     form is 1.3-2.8x faster.
     """
+
+    losses = tuple(name for name in names if name.endswith("loss"))  # what can diverge (not an accuracy)
 
     @tf.function
     def train_epoch(iterator, steps, start):
@@ -140,7 +145,7 @@ def make_train_epoch(train_step, names=("loss",)):
             examples += tf.cast(batch_size, tf.int32)
             running = {name: sums[name] / tf.cast(examples, tf.float32) for name in names}
             start = {name: tf.where(tf.math.is_nan(start[name]), running[name], start[name]) for name in names}
-            for name in names:  # common.evaluate.is_divergent, in tf ops
+            for name in losses:  # common.evaluate.is_divergent, in tf ops
                 limit = EXPLOSION_FACTOR * tf.maximum(tf.abs(start[name]), 1.0)
                 bad = tf.logical_not(tf.math.is_finite(running[name])) | (tf.abs(running[name]) > limit)
                 newly_bad = (first_bad_step < 0) & bad
@@ -161,8 +166,57 @@ def steps_of(batches):
     return count
 
 
+class Summaries:
+    """--tensorboard DIR for this loop: per epoch, what keras.callbacks.TensorBoard(write_graph=False) writes, by name.
+
+    train/:      epoch_<name> for each value the epoch reports (loss, accuracy, g_loss, ...), and
+                 epoch_learning_rate (the optimizer's rate for its next step, as Keras reads it);
+    validation/: epoch_<name> for each val_<name>, and evaluation_<name>_vs_iterations at the
+                 optimizer's step count (what Keras writes at the end of every validation);
+    the step of an epoch's scalars is its index from 0.
+    """
+
+    def __init__(self, directory, learning_rate=None, iterations=None):
+        self.directory, self.writers = directory, {}
+        self.learning_rate, self.iterations = learning_rate, iterations
+
+    def writer(self, part):
+        """train/ or validation/, created at its first scalar (as Keras does: no empty files)."""
+        if part not in self.writers:
+            self.writers[part] = tf.summary.create_file_writer(os.path.join(self.directory, part))
+        return self.writers[part]
+
+    def write(self, epoch, values):
+        trained = {name: value for name, value in values.items() if not name.startswith("val_")}
+        validated = {name[len("val_"):]: value for name, value in values.items() if name.startswith("val_")}
+        if self.learning_rate is not None:
+            trained["learning_rate"] = float(self.learning_rate())
+        for part, values in (("train", trained), ("validation", validated)):
+            if not values:
+                continue
+            with self.writer(part).as_default():
+                for name, value in values.items():
+                    if part == "validation" and self.iterations is not None:
+                        tf.summary.scalar(f"evaluation_{name}_vs_iterations", value, step=int(self.iterations()))
+                    tf.summary.scalar(f"epoch_{name}", value, step=epoch)
+            self.writer(part).flush()
+
+    def close(self):
+        for writer in self.writers.values():
+            writer.close()
+
+
+def summaries_of(directory, optimizer=None):
+    """Summaries in `directory` (None without one), with the learning rate and steps of `optimizer` if given."""
+    if directory is None:
+        return None
+    if optimizer is None:
+        return Summaries(directory)
+    return Summaries(directory, learning_rate=optimizer.current_learning_rate, iterations=lambda: optimizer.iterations)
+
+
 def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), early_stopping=None, verbose=1,
-               checkpoint=None):
+               checkpoint=None, summaries=None):
     """Train for `epochs` passes, or until early stopping; with a Checkpoint, resume and save every epoch.
 
     train_step(x, y) -> (values, batch_size), see make_train_epoch; compiled or not, it is
@@ -171,6 +225,7 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
     epoch, so the epoch is traced once).
     validate() -> dict of validation metrics ("val_loss", ...).
     checkpoint: a Checkpoint, or None.
+    summaries: a Summaries (--tensorboard), or None.
     Returns (history, epochs_run).
     """
     train_epoch = make_train_epoch(train_step, names)
@@ -204,6 +259,8 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
         for name, value in validate().items():
             history.setdefault(name, []).append(value)
         epochs_run = epoch + 1
+        if summaries is not None:
+            summaries.write(epoch, {name: values[-1] for name, values in history.items() if name not in BOOKKEEPING})
         if verbose:
             logs = " - ".join(f"{name}: {values[-1]:.4f}" for name, values in history.items() if name not in BOOKKEEPING)
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - {logs}", file=sys.stdout, flush=True)
@@ -216,6 +273,8 @@ def run_epochs(*, epochs, train_step, train_batches, validate, names=("loss",), 
             break
     if early_stopping is not None:
         early_stopping.restore()
+    if summaries is not None:
+        summaries.close()
     return history, epochs_run
 
 

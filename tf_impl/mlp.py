@@ -2,7 +2,8 @@
 
     x -> flatten -> activation(x @ W1 + b1) -> @ W2 + b2 -> logits
 
-The universal-approximation workhorse, trained by backpropagation (tf_impl/supervised.py).
+The universal-approximation workhorse, trained by backpropagation (tf_impl/supervised.py);
+optional L1/L2 penalties (--l1, --l2) on both kernels.
 Hyperparameters: common.configs.MLPConfig. Twin: keras_impl/mlp.py.
 """
 import sys
@@ -22,16 +23,16 @@ def build(config, input_shape, num_classes):
     return layers.Sequential(
         [
             layers.Flatten(),  # (batch, ...) -> (batch, features)
-            layers.Dense(features, config.hidden_units, config.activation, rng=rng),
-            layers.Dense(config.hidden_units, outputs, rng=rng),  # logits
+            layers.Dense(features, config.hidden_units, config.activation, l2=config.l2, l1=config.l1, rng=rng),
+            layers.Dense(config.hidden_units, outputs, l2=config.l2, l1=config.l1, rng=rng),  # logits
         ],
         name=NETWORK,
     )
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     return supervised.train(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir,
-                            checkpoint_dir=checkpoint_dir)
+                            checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

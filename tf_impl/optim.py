@@ -23,7 +23,14 @@ update runs once per variable through `strategy.extended.update`.
 
 Mixed float16 (--precision mixed_float16) wraps the optimizer in LossScaleOptimizer,
 dynamic loss scaling as keras.optimizers.LossScaleOptimizer does it (rule in its docstring).
+
+Learning-rate schedules (ExponentialDecay, CosineDecay with its warm-up) are those of
+keras.optimizers.schedules, formulas in their docstrings. As in Keras, an optimizer with a
+schedule sets its rate from the steps already taken, `schedule(iterations)`, before each
+update: the first step uses schedule(0).
 """
+import math
+
 import tensorflow as tf
 
 
@@ -33,6 +40,7 @@ class Optimizer(tf.Module):
         # Variables, so a schedule or a fine-tuning phase can change them without retracing.
         self.learning_rate = tf.Variable(float(learning_rate), trainable=False, name="learning_rate")
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self.schedule = None  # step -> learning rate (ExponentialDecay, CosineDecay), or None for a constant rate
         self._slots = {}
 
     def slot_names(self):
@@ -73,7 +81,17 @@ class Optimizer(tf.Module):
         else:
             self._apply_local(gradients, variables)
 
+    def current_learning_rate(self):
+        """The rate of the next step (what Keras's optimizer.learning_rate reads): schedule(iterations) or the rate."""
+        return self.schedule(self.iterations) if self.schedule is not None else tf.convert_to_tensor(self.learning_rate)
+
+    def follow_schedule(self):
+        """learning_rate = schedule(steps taken so far); nothing without a schedule."""
+        if self.schedule is not None:
+            self.learning_rate.assign(self.schedule(self.iterations))
+
     def _apply_cross_replica(self, strategy, gradients, variables):
+        self.follow_schedule()  # cross-replica context: the mirrored rate is set on every device
         for gradient, variable in zip(gradients, variables):
             slots = self._slots[variable.ref()]
             # fn runs once per device on that device's copy of the variable and its slots
@@ -81,6 +99,7 @@ class Optimizer(tf.Module):
         strategy.extended.update(self.iterations, lambda iterations: iterations.assign_add(1))
 
     def _apply_local(self, gradients, variables):
+        self.follow_schedule()
         for gradient, variable in zip(gradients, variables):
             self._update(variable, gradient, self._slots[variable.ref()])
         self.iterations.assign_add(1)
@@ -312,6 +331,9 @@ class LossScaleOptimizer(tf.Module):
         """Steps applied (skipped ones not counted), as Keras's LossScaleOptimizer.iterations."""
         return self.inner.iterations
 
+    def current_learning_rate(self):
+        return self.inner.current_learning_rate()
+
     def build(self, variables):
         self.inner.build(variables)
 
@@ -330,12 +352,14 @@ class LossScaleOptimizer(tf.Module):
             context.merge_call(self._apply_cross_replica, args=(gradients, list(variables), finite))
         else:
             finite = all_finite(gradients)
+            self.inner.follow_schedule()  # from the inner steps taken: a skipped step does not advance it
             for gradient, variable in zip(gradients, variables):
                 self._update_if_finite(variable, gradient, self.inner._slots[variable.ref()], finite)
             self._count_step(self.inner.iterations, finite)
             self._update_scale(self.scale, self.counter, finite)
 
     def _apply_cross_replica(self, strategy, gradients, variables, finite):
+        self.inner.follow_schedule()
         # each fn runs once per device, on that device's copies (finite: that replica's value)
         for gradient, variable in zip(gradients, variables):
             slots = self.inner._slots[variable.ref()]
@@ -360,10 +384,73 @@ class LossScaleOptimizer(tf.Module):
         return counter.assign(tf.where(finite & tf.logical_not(grow), counter + 1, tf.zeros_like(counter)))
 
 
-def from_config(config, beta_1=0.9):
+class ExponentialDecay:
+    """keras.optimizers.schedules.ExponentialDecay (staircase=False):
+
+        lr(step) = initial * decay_rate ** (step / decay_steps)      in float32
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate):
+        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+
+    def __call__(self, step):
+        initial = tf.convert_to_tensor(self.initial_learning_rate)  # float32, as Keras converts it
+        progress = tf.cast(step, initial.dtype) / tf.cast(self.decay_steps, initial.dtype)
+        return initial * tf.pow(tf.cast(self.decay_rate, initial.dtype), progress)
+
+
+class CosineDecay:
+    """keras.optimizers.schedules.CosineDecay, with its optional linear warm-up (Loshchilov & Hutter 2016):
+
+        without warm-up:  lr(step) = initial * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decay_steps) / decay_steps)) + alpha)
+        with warm-up:     step < warmup_steps:  lr = initial + (warmup_target - initial) * step / warmup_steps
+                          after:                the formula above from warmup_target, at step - warmup_steps
+                                                (steps capped at decay_steps + warmup_steps)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0):
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be > 0, got {decay_steps}")
+        self.initial_learning_rate, self.decay_steps, self.alpha = initial_learning_rate, decay_steps, alpha
+        self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
+
+    def _decayed(self, step, decay_steps, decay_from, dtype):
+        completed = step / decay_steps
+        cosine = 0.5 * (1.0 + tf.cos(tf.constant(math.pi, dtype) * completed))
+        return decay_from * ((1 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step):
+        initial = tf.convert_to_tensor(self.initial_learning_rate)
+        dtype = initial.dtype
+        decay_steps = tf.cast(self.decay_steps, dtype)
+        step = tf.cast(step, dtype)
+        if self.warmup_target is None:
+            return self._decayed(tf.minimum(step, decay_steps), decay_steps, initial, dtype)
+        target, warmup_steps = tf.cast(self.warmup_target, dtype), tf.cast(self.warmup_steps, dtype)
+        step = tf.minimum(step, decay_steps + warmup_steps)
+        return tf.cond(step < warmup_steps,
+                       lambda: (target - initial) * (step / warmup_steps) + initial,
+                       lambda: self._decayed(step - warmup_steps, decay_steps, target, dtype))
+
+
+def schedule_from_config(config, steps_per_epoch):
+    """The schedule a config names (None for a constant rate), in steps: keras_impl's twin of the same name."""
+    if config.learning_rate_schedule == "exponential":
+        return ExponentialDecay(config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.decay_rate)
+    if config.learning_rate_schedule == "cosine":
+        decay_steps = (config.epochs - config.warmup_epochs) * steps_per_epoch
+        if config.warmup_epochs:  # from 0 up to learning_rate, then down
+            return CosineDecay(0.0, decay_steps, warmup_target=config.learning_rate,
+                               warmup_steps=config.warmup_epochs * steps_per_epoch)
+        return CosineDecay(config.learning_rate, decay_steps)
+    return None
+
+
+def from_config(config, beta_1=0.9, steps_per_epoch=None):
     """The optimizer a config names: the tf_impl twin of keras_impl's optimizer_from_config.
 
     beta_1: Adam's and AdamW's first-moment decay (the GAN passes its adam_beta_1).
+    steps_per_epoch: what a learning-rate schedule counts in (needed when the config names one).
     Under mixed_float16 it is wrapped in LossScaleOptimizer, as Keras `compile` wraps it.
     """
     name = config.optimizer
@@ -379,6 +466,10 @@ def from_config(config, beta_1=0.9):
         optimizer = Adam(config.learning_rate, beta_1=beta_1)
     else:
         raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig refuses it first
+    if config.learning_rate_schedule != "constant":
+        if steps_per_epoch is None:
+            raise ValueError(f"a {config.learning_rate_schedule} schedule needs steps_per_epoch")
+        optimizer.schedule = schedule_from_config(config, steps_per_epoch)
     if config.precision == "mixed_float16":
         return LossScaleOptimizer(optimizer)
     return optimizer

@@ -59,15 +59,15 @@ def build(network, cell_class, config, input_shape, num_classes, vocabulary_size
         recurrent.append(layers.Bidirectional(*reading) if config.bidirectional else reading[0])
         width = units * directions
     outputs = 1 if num_classes == 2 else num_classes  # num_classes 1: one real-valued output (regression)
-    head = layers.Dense(width, outputs, rng=rng)
+    head = layers.Dense(width, outputs, l2=config.l2, l1=config.l1, rng=rng)  # L1/L2 on the head only, as Keras
     return RecurrentModel(embedding, recurrent, head, features=features, masking=config.masking, name=network)
 
 
-def train(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     """supervised.train, with the data's vocabulary handed to build (for token data)."""
 
     def build_for_data(config, input_shape, num_classes):
         return build(config, input_shape, num_classes, vocabulary_size=data.info.vocabulary_size)
 
     return supervised.train(network, build_for_data, config, data, verbose=verbose, out_dir=out_dir,
-                            checkpoint_dir=checkpoint_dir)
+                            checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)

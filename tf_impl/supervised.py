@@ -23,7 +23,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common import evaluate
+from common import evaluate, registry
 from common.results import RunResult, save_weights, training_throughput
 from tf_impl import layers, loop, optim, replicas
 
@@ -53,7 +53,20 @@ def loss_fn(model, x, y, training, task="classification"):
     return tf.reduce_mean(per_example_loss(outputs, y, task)) + model.regularization_loss()
 
 
-def make_train_step(model, optimizer, strategy, element_spec, task="classification"):
+def correct(outputs, y):
+    """Per example, 1.0 where the prediction is the label: the logit's sign for one output column
+    (keras.metrics.BinaryAccuracy(threshold=0.0)), else the arg-max (SparseCategoricalAccuracy)."""
+    outputs = tf.cast(outputs, tf.float32)
+    if outputs.shape[-1] == 1:
+        predicted = tf.cast(outputs[:, 0] > 0.0, tf.int32)
+    else:
+        predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.equal(predicted, tf.cast(tf.reshape(y, [-1]), tf.int32)), tf.float32)
+
+
+def make_train_step(model, optimizer, strategy, element_spec, task="classification", track_accuracy=False):
+    """train_step(x, y) -> (batch-mean loss, batch size); with track_accuracy, ({"loss", "accuracy"}, batch size):
+    the training accuracy that fit's compiled metric reports, from the same training-mode outputs."""
     def replica_step(x, y):
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
@@ -62,14 +75,17 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
             scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
         gradients = tape.gradient(scaled_loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
+        if track_accuracy:
+            return {"loss": loss, "accuracy": replicas.average_loss(correct(outputs, y), x)}, tf.shape(x)[0]
         return loss, tf.shape(x)[0]
 
     # One trace for every batch, the last (smaller) one included: the batch dimension is None.
     @tf.function(input_signature=list(element_spec))
     def train_step(x, y):
-        loss, batch_size = strategy.run(replica_step, args=(x, y))
+        values, batch_size = strategy.run(replica_step, args=(x, y))
         total = tf.distribute.ReduceOp.SUM
-        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, batch_size, axis=None)
+        values = tf.nest.map_structure(lambda value: strategy.reduce(total, value, axis=None), values)
+        return values, strategy.reduce(total, batch_size, axis=None)
 
     return train_step
 
@@ -86,19 +102,22 @@ def make_predict(model):
     return predict
 
 
-def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(network, build, config, data, *, early_stopping_patience=None, verbose=1, out_dir=None, checkpoint_dir=None,
+          tensorboard_dir=None):
     """Build, train and evaluate a classifier or regressor; the tf_impl counterpart of keras_impl.supervised.train."""
     task = data.info.task
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
     with strategy.scope(), layers.precision(config.precision):
         model = build(config, data.info.input_shape, data.info.num_classes)
-        optimizer = optim.from_config(config)
+        optimizer = optim.from_config(config, steps_per_epoch=loop.steps_of(data.train))
         optimizer.build(model.trainable_weights)
     train_pipeline = data.train
     train_batches = strategy.experimental_distribute_dataset(train_pipeline)  # reshuffled per pass
     # The distributed pipeline's spec: per-replica values when there are several replicas.
-    train_step = make_train_step(model, optimizer, strategy, train_batches.element_spec, task)
+    names = ("loss",) if task == "regression" else ("loss", "accuracy")
+    train_step = make_train_step(model, optimizer, strategy, train_batches.element_spec, task,
+                                 track_accuracy=task != "regression")
     predict = make_predict(model)
     regularization = lambda: float(model.regularization_loss())  # noqa: E731
 
@@ -119,15 +138,20 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         train_batches=lambda: train_batches,
         validate=validate,
         early_stopping=stopper,
+        names=names,
         verbose=verbose,
         checkpoint=loop.checkpoint_of(checkpoint_dir, network, config, data, model=model, optimizer=optimizer.state()),
+        summaries=loop.summaries_of(tensorboard_dir, optimizer),
     )
     seconds = time.perf_counter() - started
     if out_dir is not None:
         save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
         tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
-    score, metric = (evaluate.regression, "mse") if task == "regression" else (evaluate.classification, "accuracy")
-    metrics = score(data.y_test, predict(data.test))
+    if task == "regression":  # in y's own units, with the linear and mean baselines beside
+        metrics = evaluate.regression_scores(data, predict(data.test))
+        metric = registry.headline(network, metrics, "mse")
+    else:
+        metrics, metric = evaluate.classification(data.y_test, predict(data.test)), "accuracy"
     return RunResult(
         network=network,
         impl="tf",

@@ -63,6 +63,13 @@ class TransferModel(layers.Sequential):
         trained = {w.ref() for w in self.trainable_weights}
         return [w for w in self.weights if w.ref() not in trained]
 
+    def regularization_loss(self):
+        """The L1/L2 penalties of the trained layers only: Keras counts a kernel's regularizer only while
+        the kernel is trainable (Layer._get_regularization_losses), so a frozen base adds nothing."""
+        convs = self.conv_layers()
+        trained = convs[len(convs) - self.trained_base_layers:] + self.head.layers
+        return tf.add_n([tf.constant(0.0)] + [layer.regularization_loss() for layer in trained])
+
 
 def cnn_layers(config, input_shape, num_classes):
     """A fresh cnn's layers, split into its convolutional base and its top."""
@@ -85,21 +92,23 @@ def phase_optimizer(model, config, phase):
     return optimizer
 
 
-def fit(model, optimizer, data, epochs, verbose, predict=None, checkpoint=None):
+def fit(model, optimizer, data, epochs, verbose, predict=None, checkpoint=None, tensorboard_dir=None):
     """What keras_impl's model.fit does for one phase: the shared step, traced for this phase's variables."""
     pipeline = data.train
     strategy = tf.distribute.get_strategy()
-    train_step = supervised.make_train_step(model, optimizer, strategy, pipeline.element_spec)
+    train_step = supervised.make_train_step(model, optimizer, strategy, pipeline.element_spec, track_accuracy=True)
     batches = strategy.experimental_distribute_dataset(pipeline)  # reshuffled per pass, as in supervised.train
     predict = predict or supervised.make_predict(model)
 
     def validate():
         logits = predict(data.val)
         val_loss = float(tf.reduce_mean(supervised.cross_entropy(tf.constant(logits), data.y_val)))
+        val_loss += float(model.regularization_loss())  # as Keras's val_loss: the penalties included
         return {"val_loss": val_loss, "val_accuracy": evaluate.classification(data.y_val, logits)["accuracy"]}
 
     history, _ = loop.run_epochs(epochs=epochs, train_step=train_step, train_batches=lambda: batches,
-                                 validate=validate, verbose=verbose, checkpoint=checkpoint)
+                                 validate=validate, verbose=verbose, checkpoint=checkpoint, names=("loss", "accuracy"),
+                                 summaries=loop.summaries_of(tensorboard_dir, optimizer))
     return history
 
 
@@ -131,23 +140,24 @@ def load_base(config, path, input_shape):
     return base_layers
 
 
-def pretrain(config, source, verbose, checkpoint_of=lambda phase, **objects: None):
+def pretrain(config, source, verbose, checkpoint_of=lambda phase, **objects: None, tensorboard_dir=None):
     """A cnn trained on the source task; returns its base layers, source test metrics and history."""
     model, base_layers, _ = cnn_layers(config, source.info.input_shape, source.info.num_classes)
     optimizer = optim.from_config(config)
     optimizer.build(model.trainable_weights)
     predict = supervised.make_predict(model)
     history = fit(model, optimizer, source, config.epochs, verbose, predict,
-                  checkpoint_of("pretrain", model=model, optimizer=optimizer.state()))
+                  checkpoint_of("pretrain", model=model, optimizer=optimizer.state()), tensorboard_dir)
     return base_layers, score(predict, source), history
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     with layers.precision(config.precision):  # every model built inside computes in config.precision
-        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir)
+        return train_in_precision(config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir,
+                                  tensorboard_dir=tensorboard_dir)
 
 
-def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     target = few_shot(data, config.examples_per_class)
     shape, classes = target.info.input_shape, target.info.num_classes
@@ -157,11 +167,15 @@ def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=
     def checkpoint_of(phase, **objects):  # one sub-folder of --checkpoint-dir per phase
         return loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, part=phase, **objects)
 
+    def summaries_of(phase):  # one sub-folder of --tensorboard per phase
+        return None if tensorboard_dir is None else os.path.join(tensorboard_dir, phase)
+
     if config.base_checkpoint:
         base_layers = load_base(config, config.base_checkpoint, shape)
     else:
         source = shared.source_task(data)
-        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of)
+        base_layers, source_metrics, history_of_source = pretrain(config, source, verbose, checkpoint_of,
+                                                                     summaries_of("pretrain"))
         metrics["source_accuracy"] = source_metrics["accuracy"]
         history["pretrain_loss"] = history_of_source["loss"]
         examples += source.info.n_train * config.epochs
@@ -176,7 +190,7 @@ def train_in_precision(config, data, *, verbose=1, out_dir=None, checkpoint_dir=
         optimizer = phase_optimizer(model_of_phase, config, phase)
         predict = predicts[id(model_of_phase)]
         runs[phase] = fit(model_of_phase, optimizer, target, config.epochs_of(phase), verbose, predict,
-                          checkpoint_of(phase, model=model_of_phase, optimizer=optimizer.state()))
+                          checkpoint_of(phase, model=model_of_phase, optimizer=optimizer.state()), summaries_of(phase))
         metrics[f"{phase}_accuracy"] = score(predict, target)["accuracy"]
         examples += target.info.n_train * config.epochs_of(phase)
     seconds = time.perf_counter() - started

@@ -113,9 +113,11 @@ def negative_elbo(model, x, epsilon, training):
     return tuple(tf.reduce_mean(term) for term in negative_elbo_per_image(model, x, epsilon, training))
 
 
-def make_train_step(model, optimizer, image_spec, latent_dim, strategy=None):
+def make_train_step(model, optimizer, image_spec, latent_dim, strategy=None, track_terms=False):
     """The compiled step train_step(x, epsilon): epsilon holds one row per image of the *global* batch.
 
+    Returns (batch-mean loss, batch size); with track_terms ({"loss", "reconstruction_loss",
+    "kl_loss"}, batch size), the three values keras_impl's loss trackers report.
     Under a tf.distribute strategy each replica takes its rows of epsilon and divides its
     summed per-image loss by the global batch size (tf_impl/replicas.py).
     """
@@ -124,18 +126,23 @@ def make_train_step(model, optimizer, image_spec, latent_dim, strategy=None):
     def replica_step(x, epsilon):
         epsilon = replicas.this_replicas_rows(epsilon, x)
         with tf.GradientTape() as tape:
-            per_image, _, _ = negative_elbo_per_image(model, x, epsilon, training=True)
+            per_image, reconstruction, kl = negative_elbo_per_image(model, x, epsilon, training=True)
             loss = replicas.average_loss(per_image, x)
             scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
         gradients = tape.gradient(scaled_loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
+        if track_terms:
+            terms = {"loss": loss, "reconstruction_loss": replicas.average_loss(reconstruction, x),
+                     "kl_loss": replicas.average_loss(kl, x)}
+            return terms, tf.shape(x)[0]
         return loss, tf.shape(x)[0]
 
     @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
     def train_step(x, epsilon):
-        loss, batch_size = strategy.run(replica_step, args=(x, epsilon))
+        values, batch_size = strategy.run(replica_step, args=(x, epsilon))
         total = tf.distribute.ReduceOp.SUM
-        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, batch_size, axis=None)
+        values = tf.nest.map_structure(lambda value: strategy.reduce(total, value, axis=None), values)
+        return values, strategy.reduce(total, batch_size, axis=None)
 
     return train_step
 
@@ -148,7 +155,7 @@ def batched(function, x, batch_size=256):
     return np.concatenate([output.numpy() for output in outputs])
 
 
-def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
+def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
     tf.random.set_seed(config.seed)  # same global seed as keras.utils.set_random_seed: same shuffles
     strategy = tf.distribute.get_strategy()
     with strategy.scope(), layers.precision(config.precision):
@@ -157,7 +164,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
         optimizer.build(model.trainable_weights)
         noise = tf.random.Generator.from_seed(config.seed)  # epsilon for every training step
     train_pipeline = strategy.experimental_distribute_dataset(data.train)  # per-replica batches, reshuffled per pass
-    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], config.latent_dim, strategy)
+    train_step = make_train_step(model, optimizer, train_pipeline.element_spec[0], config.latent_dim, strategy,
+                                 track_terms=True)
     image_spec = tf.TensorSpec([None, *data.info.input_shape], tf.float32)  # any batch size, one trace
     encode = tf.function(lambda x: [tf.cast(t, tf.float32) for t in model.encoder(x, training=False)],
                          input_signature=[image_spec])
@@ -176,8 +184,10 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None):
     started = time.perf_counter()
     history, epochs_run = loop.run_epochs(
         epochs=config.epochs, train_step=step, train_batches=lambda: train_pipeline, validate=validate, verbose=verbose,
+        names=("loss", "reconstruction_loss", "kl_loss"),
         checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state(),
                                       noise=noise),
+        summaries=loop.summaries_of(tensorboard_dir, optimizer),
     )
     seconds = time.perf_counter() - started
     mean, _ = batched(encode, data.x_test)

@@ -51,6 +51,10 @@ class DataInfo:
     n_test: int
     task: str = "classification"  # or "regression": float targets, num_classes 1 (one real-valued output)
     vocabulary_size: int = 0  # "tokens": ids 0 (padding), 1 (out of vocabulary), 2 .. vocabulary_size - 1
+    # Regression targets standardised on training statistics (Arrays.standardise_targets): the y arrays
+    # hold (y - target_mean) / target_std; common.evaluate scores in the original units. 0 and 1: as given.
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
 
 @dataclass
@@ -103,6 +107,7 @@ class Arrays(Splits):
     kind: str  # as DataInfo.kind
     task: str = "classification"
     vocabulary_size: int = 0
+    standardise_targets: bool = False  # regression: y standardised on training statistics here (diabetes, .npz)
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,27 @@ class Options:
     data_dir: str = None  # tfds: where datasets are prepared
     download: bool = False  # tfds: may download an unprepared dataset
     num_classes: int = None  # classification: K, when some of the classes 0..K-1 never occur in the data
+    task: str = None  # "regression": the network needs real-valued targets (a .npz's y is read as such)
 
 
-def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None):
-    """Load a dataset by name or path: the first source that matches it (see the module docstring)."""
+def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None,
+         task=None):
+    """Load a dataset by name or path: the first source that matches it (see the module docstring).
+
+    task="regression": the caller regresses (the regression network); data whose targets are
+    class labels is refused, and a .npz's y is read as real values whatever its dtype.
+    """
     if num_classes is not None and num_classes < 2:
         raise DataError(f"--num-classes must be at least 2, got {num_classes}")
     options = Options(seed=seed, batch_size=batch_size, validation_fraction=validation_fraction,
-                      data_dir=data_dir, download=download, num_classes=num_classes)
+                      data_dir=data_dir, download=download, num_classes=num_classes, task=task)
     source = find_source(name)
     loaded = source.load(name, options)
-    return loaded if isinstance(loaded, Data) else assemble(name, loaded, options)
+    data = loaded if isinstance(loaded, Data) else assemble(name, loaded, options)
+    if task == "regression" and data.info.task != "regression":
+        raise DataError(f"{data.info.name} holds class labels, not real-valued targets: a regression needs "
+                        f"diabetes, adding or an .npz with real-valued y")
+    return data
 
 
 def source_modules():
@@ -160,8 +175,14 @@ def assemble(name, arrays, options):
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
         std[std == 0] = 1.0
         x_train, x_val, x_test = ((a - mean) / std for a in (x_train, x_val, x_test))
+    target_mean, target_std = 0.0, 1.0
     if arrays.task == "regression":
         num_classes = 1  # one real-valued output
+        if arrays.standardise_targets:  # on training statistics only; common.evaluate undoes it when scoring
+            target_mean, target_std = float(np.mean(y_train)), float(np.std(y_train))
+            if not target_std > 0:
+                raise DataError(f"{name}: y_train holds a single value ({target_mean:g}): nothing to regress")
+            y_train, y_val, y_test = ((np.asarray(y) - target_mean) / target_std for y in (y_train, y_val, y_test))
     else:
         num_classes = class_count(name, (y_train, y_val, y_test), options.num_classes)
     info = DataInfo(
@@ -174,6 +195,8 @@ def assemble(name, arrays, options):
         n_test=len(x_test),
         task=arrays.task,
         vocabulary_size=arrays.vocabulary_size,
+        target_mean=target_mean,
+        target_std=target_std,
     )
     x_dtype = np.int32 if arrays.kind == "tokens" else np.float32
     y_dtype = np.float32 if arrays.task == "regression" else np.int32
@@ -217,11 +240,16 @@ def class_count(name, label_splits, declared=None):
 
 
 def split(x, y, fraction):
-    """Hold out `fraction` of (x, y), stratified when possible, with the fixed SPLIT_SEED."""
+    """Hold out `fraction` of (x, y), stratified when possible, with the fixed SPLIT_SEED.
+
+    Integer class labels are stratified; real-valued targets (a regression's) are not.
+    """
     from sklearn.model_selection import train_test_split
 
     if len(y) < 4:
         raise DataError(f"only {len(y)} training examples: too few to hold out a validation split")
+    if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        return train_test_split(x, y, test_size=fraction, random_state=SPLIT_SEED)
     counts = np.bincount(np.asarray(y, dtype=np.int64))
     classes = int((counts > 0).sum())
     # Stratify when it is possible: every class seen twice, and room for each in the held-out part.

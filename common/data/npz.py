@@ -3,6 +3,9 @@
 Images are (N, H, W) or (N, H, W, C) (8-bit pixels are scaled to [0, 1]), tables (N, F)
 (standardised by core on training statistics), labels integers 0..K-1 (K inferred only
 when every class occurs; otherwise --num-classes K, checked in core.class_count).
+For a regression (options.task "regression": the regression network) y holds real values
+of shape (N,) or (N, 1), any numeric dtype, finite; core standardises them on training
+statistics and common.evaluate scores in their own units.
 Everything that makes an array unusable is refused here with the file and array named.
 """
 import os
@@ -35,11 +38,12 @@ def load(path, options):
     except Exception as error:  # zipfile.BadZipFile, EOFError, ValueError, OSError, ...
         raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     splits = ["train", "val", "test"] if "x_val" in arrays else ["train", "test"]
+    regression = options.task == "regression"
     xs = {}
     ys = {}
     for split in splits:
-        xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
-    for split in splits[1:]:  # a class the training split never shows cannot be learned: a labelling error
+        xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"], regression)
+    for split in splits[1:] if not regression else []:  # classes: one training never shows cannot be learned
         unseen = np.setdiff1d(ys[split], ys["train"])
         if len(unseen):
             raise DataError(f"{path}: y_{split} has label {int(unseen[0])}, which y_train never shows: "
@@ -50,11 +54,13 @@ def load(path, options):
     kind = "table" if xs["train"].ndim == 2 else "image"
     if kind == "image" and np.issubdtype(arrays["x_train"].dtype, np.integer):
         xs = {split: x / 255.0 for split, x in xs.items()}  # 8-bit pixels -> [0, 1]
-    return Arrays(xs["train"], ys["train"], xs.get("val"), ys.get("val"), xs["test"], ys["test"], kind=kind)
+    task = {"task": "regression", "standardise_targets": True} if regression else {}
+    return Arrays(xs["train"], ys["train"], xs.get("val"), ys.get("val"), xs["test"], ys["test"], kind=kind, **task)
 
 
-def check_split(path, split, x, y):
-    """(x, y) of one split as float64 examples and int64 labels, or a DataError saying what is wrong."""
+def check_split(path, split, x, y, regression=False):
+    """(x, y) of one split as float64 examples and int64 labels (regression: float64 targets), or a
+    DataError saying what is wrong."""
     where = f"{path}: x_{split}"
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataError(f"{where} must be numeric, got dtype {x.dtype}")
@@ -69,6 +75,8 @@ def check_split(path, split, x, y):
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    if regression:
+        return x.astype(np.float64), regression_targets(path, split, y, len(x))
     if y.ndim != 1:
         raise DataError(f"{path}: y_{split} has shape {y.shape}: expected integer class labels of shape (N,)")
     if len(y) != len(x):
@@ -77,7 +85,22 @@ def check_split(path, split, x, y):
         raise DataError(f"{path}: y_{split} must hold integer class labels, got dtype {y.dtype}")
     if np.issubdtype(y.dtype, np.floating) and not (np.all(np.isfinite(y)) and np.all(y == np.round(y))):
         raise DataError(f"{path}: y_{split} holds labels that are not whole numbers (e.g. "
-                        f"{y[np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0]]}); classes are integers 0..K-1")
+                        f"{y[np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0]]}); classes are integers 0..K-1 "
+                        f"(real-valued targets are a regression: twinnets train regression)")
     if y.min() < 0:
         raise DataError(f"{path}: y_{split} has negative labels (e.g. {int(y.min())}); classes are numbered 0..K-1")
     return x.astype(np.float64), y.astype(np.int64)
+
+
+def regression_targets(path, split, y, examples):
+    """y of one split as float64 real-valued targets of shape (N,), or a DataError saying what is wrong."""
+    where = f"{path}: y_{split}"
+    if y.ndim != 1:
+        raise DataError(f"{where} has shape {y.shape}: expected one real-valued target per example, shape (N,)")
+    if len(y) != examples:
+        raise DataError(f"{path}: x_{split} has {examples} examples but y_{split} has {len(y)}")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"{where} must hold real-valued targets, got dtype {y.dtype}")
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{where} contains NaN or infinite values")
+    return y.astype(np.float64)

@@ -29,3 +29,21 @@ def test_digits_as_sequences_are_the_digits_read_row_by_row():
     assert (sequences.info.kind, sequences.info.input_shape, sequences.info.num_classes) == ("sequence", (8, 8), 10)
     np.testing.assert_array_equal(sequences.x_test, images.x_test[..., 0])  # same split, (N, 8, 8, 1) -> (N, 8, 8)
     assert sequences.info.task == "classification" and sequences.y_train.dtype == np.int32
+
+
+def test_diabetes_is_a_regression_with_targets_standardised_on_training_statistics():
+    from sklearn import datasets
+
+    data, other_seed = data_module.load("diabetes", seed=0), data_module.load("diabetes", seed=3)
+    info = data.info
+    assert (info.kind, info.task, info.input_shape, info.num_classes) == ("table", "regression", (10,), 1)
+    assert (info.n_train, info.n_val, info.n_test) == (317, 36, 89)  # 442 = 80% (train + val) + 20% test
+    np.testing.assert_array_equal(data.y_test, other_seed.y_test)  # a fixed split
+    assert data.y_train.dtype == np.float32
+    np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-5)  # features, as breast cancer's
+    np.testing.assert_allclose([data.y_train.mean(), data.y_train.std()], [0.0, 1.0], atol=1e-5)  # targets too
+    assert abs(data.y_test.mean()) > 1e-3 and abs(data.y_val.mean()) > 1e-3  # with training statistics only
+    raw = datasets.load_diabetes().target
+    original = np.concatenate([data.y_train, data.y_val, data.y_test]) * info.target_std + info.target_mean
+    np.testing.assert_allclose(np.sort(original), np.sort(raw), atol=1e-3)  # every target, back in its own units
+    assert 100 < info.target_mean < 200 and 50 < info.target_std < 100  # progression points, 25-346

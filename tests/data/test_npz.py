@@ -102,6 +102,54 @@ def test_truncated_and_missing_files(tmp_path):
         data_module.load("imagenet")
 
 
+def regression_arrays(n=40, features=3):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(n, features))
+    return x, 200.0 + 50.0 * x[:, 0] + rng.normal(size=n)  # real-valued, far from standardised
+
+
+def test_npz_with_real_valued_targets_is_a_regression(tmp_path):
+    x, y = regression_arrays()
+    path = write_npz(tmp_path / "r.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10, None])  # (N, 1) too
+    data = data_module.load(path, task="regression")
+    info = data.info
+    assert (info.task, info.num_classes, info.kind) == ("regression", 1, "table")
+    assert data.y_train.dtype == np.float32 and abs(data.y_train.mean()) < 1e-5  # standardised on training statistics
+    np.testing.assert_allclose(data.y_test * info.target_std + info.target_mean, y[:10], rtol=1e-5)
+    whole = write_npz(tmp_path / "whole.npz", x_train=x, y_train=np.round(y), x_test=x[:10], y_test=np.round(y[:10]))
+    assert data_module.load(whole, task="regression").info.task == "regression"  # whole numbers: still real values
+    assert data_module.load(write_npz(tmp_path / "int.npz", x_train=x, y_train=np.arange(40) % 7, x_test=x[:10],
+                                      y_test=np.arange(10) % 7), task="regression").info.task == "regression"
+
+
+def test_class_labels_are_not_a_regression(tmp_path):
+    x, y = image_arrays()
+    path = write_npz(tmp_path / "c.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    assert data_module.load(path).info.task == "classification"  # read as labels unless a regression is asked for
+    with pytest.raises(DataError, match="digits holds class labels, not real-valued targets"):
+        data_module.load("digits", task="regression")
+
+
+BAD_REGRESSION_NPZ = {
+    "NaN targets": (dict(y_train=np.where(np.arange(40) == 3, np.nan, 1.0 * np.arange(40))),
+                    "y_train contains NaN or infinite values"),
+    "infinite test targets": (dict(y_test=np.full(10, np.inf)), "y_test contains NaN or infinite values"),
+    "constant targets": (dict(y_train=np.full(40, 7.0)), "y_train holds a single value (7): nothing to regress"),
+    "several targets per example": (dict(y_train=np.zeros((40, 2))), "expected one real-valued target per example"),
+    "string targets": (dict(y_train=np.array(["a"] * 40)), "must hold real-valued targets"),
+    "length mismatch": (dict(y_test=np.zeros(9)), "x_test has 10 examples but y_test has 9"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REGRESSION_NPZ))
+def test_bad_regression_npz_is_refused_with_a_clear_message(tmp_path, case):
+    x, y = regression_arrays()
+    changes, message = BAD_REGRESSION_NPZ[case]
+    arrays = {**dict(x_train=x, y_train=y, x_test=x[:10], y_test=y[:10]), **changes}
+    with pytest.raises(DataError, match=re.escape(message)):
+        data_module.load(write_npz(tmp_path / "bad.npz", **arrays), task="regression")
+
+
 def test_labels_that_skip_classes_load_with_num_classes(tmp_path):
     x = np.random.default_rng(0).normal(size=(20, 3))
     y = np.arange(20) % 2 * 3  # classes 0 and 3 only

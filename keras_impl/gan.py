@@ -151,6 +151,12 @@ def build(config, image_shape):
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
+    return train_gan(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir,
+                     tensorboard_dir=tensorboard_dir)
+
+
+def train_gan(network, build, config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
+    """Fit a GAN on the images alone and score its samples: this network's train, and keras_impl/wgan_gp.py's."""
     keras.utils.set_random_seed(config.seed)
     with precision(config.precision):
         model = build(config, data.info.input_shape)
@@ -160,7 +166,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     train_pipeline = data.train.map(images)
     fitted = resumable_fit(model, train_pipeline, epochs=config.epochs, callbacks=[StopOnDivergence(), stats], stats=stats,
                            verbose=verbose, checkpoint_dir=checkpoint_dir,
-                           fingerprint=fingerprint(NETWORK, "keras", config, data),
+                           fingerprint=fingerprint(network, "keras", config, data),
                            optimizers=[(model.d_optimizer, model.discriminator.trainable_variables),
                                        (model.g_optimizer, model.generator.trainable_variables)],
                            tensorboard_dir=tensorboard_dir)
@@ -168,7 +174,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
     samples = ops.convert_to_numpy(ops.cast(model.generator(z, training=False), "float32"))
     return generative.result(
-        NETWORK, "keras", config, data,
+        network, "keras", config, data,
         metric="frechet_distance",
         metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
         history=keras_history(fitted, stats),

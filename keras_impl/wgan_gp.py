@@ -25,16 +25,14 @@ History: "loss" is the critic's penalised loss, the mean of its n_critic steps; 
 Hyperparameters: common.configs.WGANGPConfig. Twin: tf_impl/wgan_gp.py.
 """
 import sys
-import time
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from common import cli, evaluate, generative
-from common.checkpoints import fingerprint
+from common import cli
 from keras_impl import gan
-from keras_impl.supervised import EpochStats, StopOnDivergence, keras_history, per_replica, precision, resumable_fit
+from keras_impl.supervised import per_replica
 
 NETWORK = "wgan_gp"
 
@@ -114,33 +112,9 @@ def build(config, image_shape):
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
-    keras.utils.set_random_seed(config.seed)
-    with precision(config.precision):
-        model = build(config, data.info.input_shape)
-    images = lambda x, y: x  # noqa: E731  labels are not used
-    started = time.perf_counter()
-    stats = EpochStats()
-    fitted = resumable_fit(model, data.train.map(images), epochs=config.epochs,
-                           callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose,
-                           checkpoint_dir=checkpoint_dir, fingerprint=fingerprint(NETWORK, "keras", config, data),
-                           optimizers=[(model.d_optimizer, model.critic.trainable_variables),
-                                       (model.g_optimizer, model.generator.trainable_variables)],
-                           tensorboard_dir=tensorboard_dir)
-    seconds = time.perf_counter() - started
-    z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
-    samples = ops.convert_to_numpy(ops.cast(model.generator(z, training=False), "float32"))
-    return generative.result(
-        NETWORK, "keras", config, data,
-        metric="frechet_distance",
-        metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
-        history=keras_history(fitted, stats),
-        seconds=seconds,
-        epochs_run=len(fitted.history["loss"]),
-        figures=generative.figure_arrays(data, samples=samples),
-        out_dir=out_dir,
-        weights=model.get_weights(),
-        model=(model.generator, (config.latent_dim,)),  # what --export serves: latent vector -> image
-    )
+    """gan.py's training call and scoring: fit on the images alone, then the Frechet distance of the samples."""
+    return gan.train_gan(NETWORK, build, config, data, verbose=verbose, out_dir=out_dir, checkpoint_dir=checkpoint_dir,
+                         tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

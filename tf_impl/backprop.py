@@ -210,15 +210,7 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
         accuracy = tf.reduce_sum(supervised.correct(logits, y)) / tf.cast(batch_size, tf.float32)  # as fit's metric
         return {"loss": loss, "accuracy": accuracy}, tf.shape(x)[0]
 
-    # One trace for every batch, the last (smaller) one included: the batch dimension is None.
-    @tf.function(input_signature=list(element_spec))
-    def train_step(x, y):
-        values, examples = strategy.run(replica_step, args=(x, y))
-        total = tf.distribute.ReduceOp.SUM
-        values = tf.nest.map_structure(lambda value: strategy.reduce(total, value, axis=None), values)
-        return values, strategy.reduce(total, examples, axis=None)
-
-    return train_step
+    return supervised.compiled_step(replica_step, strategy, element_spec)  # run on every replica, summed
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):

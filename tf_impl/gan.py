@@ -171,11 +171,16 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
                                       g_optimizer=g_optimizer.state(), latents=latents),
         summaries=loop.summaries_of(tensorboard_dir),
     )
-    seconds = time.perf_counter() - started
+    return scored(NETWORK, model, config, data, history=history, seconds=time.perf_counter() - started,
+                  epochs_run=epochs_run, out_dir=out_dir)
+
+
+def scored(network, model, config, data, *, history, seconds, epochs_run, out_dir):
+    """The RunResult of a trained GAN (this one, tf_impl/wgan_gp.py's): the Frechet distance of its samples."""
     z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
     samples = tf.cast(model.generator(tf.constant(z), training=False), tf.float32).numpy()
     return generative.result(
-        NETWORK, "tf", config, data,
+        network, "tf", config, data,
         metric="frechet_distance",
         metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
         history=history,

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common import cli, evaluate, generative
+from common import cli
 from tf_impl import gan, layers, loop, replicas
 
 NETWORK = "wgan_gp"
@@ -164,21 +164,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
                                       g_optimizer=g_optimizer.state(), noise=noise),
         summaries=loop.summaries_of(tensorboard_dir),
     )
-    seconds = time.perf_counter() - started
-    z = evaluate.evaluation_noise((len(data.x_test), config.latent_dim))  # the judge's latents, same for both
-    samples = tf.cast(model.generator(tf.constant(z), training=False), tf.float32).numpy()
-    return generative.result(
-        NETWORK, "tf", config, data,
-        metric="frechet_distance",
-        metrics=evaluate.sample_quality(samples, data.x_train, data.y_train, data.x_test),
-        history=history,
-        seconds=seconds,
-        epochs_run=epochs_run,
-        figures=generative.figure_arrays(data, samples=samples),
-        out_dir=out_dir,
-        weights=model.get_weights(),
-        model=(model.generator, (config.latent_dim,)),  # what --export serves: latent vector -> image
-    )
+    return gan.scored(NETWORK, model, config, data, history=history, seconds=time.perf_counter() - started,
+                      epochs_run=epochs_run, out_dir=out_dir)
 
 
 def main(argv=None):

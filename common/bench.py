@@ -43,7 +43,7 @@ IMPL_ROWS = ("keras", "tf")
 REFERENCE_ROWS = ("keras-plain", "keras-io")
 ROW_MEANING = {
     "keras": "keras_impl.<net>.train: model.fit on our tf.data pipeline",
-    "tf": "tf_impl.<net>.train: the compiled-epoch GradientTape loop",
+    "tf": "tf_impl.<net>.train: the compiled-epoch loop (GradientTape; backprop: gradients by hand)",
     "keras-plain": "our Keras cnn model, fit the keras-io way (numpy arrays, batch 128)",
     "keras-io": "keras-io mnist_convnet's own model (outside reference, a different network)",
 }

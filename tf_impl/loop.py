@@ -191,11 +191,11 @@ class Summaries:
         validated = {name[len("val_"):]: value for name, value in values.items() if name.startswith("val_")}
         if self.learning_rate is not None:
             trained["learning_rate"] = float(self.learning_rate())
-        for part, values in (("train", trained), ("validation", validated)):
-            if not values:
+        for part, scalars in (("train", trained), ("validation", validated)):
+            if not scalars:
                 continue
             with self.writer(part).as_default():
-                for name, value in values.items():
+                for name, value in scalars.items():
                     if part == "validation" and self.iterations is not None:
                         tf.summary.scalar(f"evaluation_{name}_vs_iterations", value, step=int(self.iterations()))
                     tf.summary.scalar(f"epoch_{name}", value, step=epoch)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")  # tf_impl/optim.py, keras.optimizers
-SCHEDULES = ("constant", "exponential", "cosine")  # tf_impl/optim.py, keras.optimizers.schedules
+SCHEDULES = ("constant", "exponential", "cosine")  # tf_impl/schedules.py, keras.optimizers.schedules
 
 
 class ConfigError(ValueError):

@@ -60,7 +60,7 @@ def optimizer_from_config(config, beta_1=0.9):
 def schedule_from_config(config, steps_per_epoch):
     """The keras.optimizers.schedules schedule a config names (None: constant), in optimizer steps.
 
-    tf_impl/optim.py schedule_from_config is the twin. exponential: decay_rate per epoch;
+    tf_impl/schedules.py schedule_from_config is the twin. exponential: decay_rate per epoch;
     cosine: down to 0 at the last step, after a linear warm-up from 0 over warmup_epochs.
     """
     schedules = keras.optimizers.schedules

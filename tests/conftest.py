@@ -89,6 +89,23 @@ def learned():
 
 
 
+def train_from(module, start, config, data):
+    """module.train(config, data) with the model's initial weights replaced by `start` (Keras order):
+    both implementations trained from the same draw, so what differs at the end is not the draw."""
+    build = module.build
+
+    def build_from_start(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.set_weights(start)
+        return model
+
+    module.build = build_from_start
+    try:
+        return module.train(config, data, verbose=0)
+    finally:
+        module.build = build
+
+
 # --- the per-network budget: printed, never asserted (a test must not depend on wall-clock time) ---
 
 # The suite must stay within 20 minutes with ~25 networks on 2 cores: about 96 core-seconds of tests

@@ -10,7 +10,7 @@ training function after the first epoch (history["train_traces"], recorded per e
 import pytest
 
 from common import compare, registry
-from conftest import learning_group
+from conftest import learning_group, train_from
 
 SEEDS = 3
 
@@ -58,19 +58,5 @@ def test_whole_trainings_from_the_same_initial_weights_end_alike():
     keras.utils.set_random_seed(config.seed)
     start = tf_rnn.build(config, data.info.input_shape, data.info.num_classes).get_weights()
 
-    def from_start(module):
-        build = module.build
-
-        def build_from_start(*args, **kwargs):
-            model = build(*args, **kwargs)
-            model.set_weights(start)
-            return model
-
-        module.build = build_from_start
-        try:
-            return module.train(config, data, verbose=0).value
-        finally:
-            module.build = build
-
-    keras_value, tf_value = from_start(keras_rnn), from_start(tf_rnn)
+    keras_value, tf_value = (train_from(module, start, config, data).value for module in (keras_rnn, tf_rnn))
     assert abs(keras_value - tf_value) <= 2 / data.info.n_test, (keras_value, tf_value)  # two test digits at most

@@ -277,7 +277,7 @@ def test_mixed_precision_function_parity_after_transplant(precision, digits):
 def test_float16_steps_match_keras_with_each_players_loss_scale(scaling, digits):
     """20 mixed_float16 steps from the same weights with the same injected z: losses and weights (1e-4) and both
     players' dynamic loss scales after every step, as test_precision.py checks the gan's."""
-    from test_precision import build_both, gan_loss_scaling
+    from test_precision import assert_same_float16_gan_steps, build_both, gan_loss_scaling
     from tf_impl import cgan
 
     config = registry.get("cgan").config_class(precision="mixed_float16")
@@ -287,22 +287,11 @@ def test_float16_steps_match_keras_with_each_players_loss_scale(scaling, digits)
     g_optimizer.build(tf_model.generator.trainable_weights)
     spec = (tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), tf.TensorSpec([None], tf.int32))
     step = cgan.make_train_step(tf_model, d_optimizer, g_optimizer, spec, config.latent_dim)
-    initial = keras_model.get_weights()
-    scales = {"keras": [], "tf": []}
+    feeds = []
     for index, (real, labels) in enumerate(labelled_batches(digits, 20)):
         z = normal((len(real), config.latent_dim), seed=100 + index)
-        keras_logs = keras_model.train_on_batch((real, labels), z, return_dict=True)
-        d_loss, g_loss, _ = step(real, labels, z)
-        np.testing.assert_allclose([float(d_loss), float(g_loss)], [keras_logs["loss"], keras_logs["g_loss"]],
-                                   atol=1e-4, rtol=1e-4)
-        scales["keras"].append([float(keras_model.d_optimizer.dynamic_scale), float(keras_model.g_optimizer.dynamic_scale)])
-        scales["tf"].append([float(d_optimizer.scale), float(g_optimizer.scale)])
-    moved = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), initial))
-    gap = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), tf_model.get_weights()))
-    applied = (int(d_optimizer.iterations), int(g_optimizer.iterations))
-    assert moved > 1e-3 and gap <= 1e-4, (moved, gap)
-    assert scales["tf"] == scales["keras"]
-    assert applied == (int(keras_model.d_optimizer.iterations), int(keras_model.g_optimizer.iterations))
+        feeds.append(((real, labels), z, (real, labels, z)))
+    applied = assert_same_float16_gan_steps(keras_model, tf_model, d_optimizer, g_optimizer, step, feeds)
     assert min(applied) < 20 if scaling == "overflowing" else applied == (20, 20)
 
 

@@ -23,7 +23,7 @@ from sklearn import metrics as sk_metrics
 
 from common import data as data_module
 from common import evaluate, registry
-from conftest import learning_group
+from conftest import learning_group, train_from
 from keras_impl import regression as keras_regression
 from tf_impl import optim, supervised
 from tf_impl import regression as tf_regression
@@ -261,21 +261,7 @@ def test_whole_trainings_from_the_same_initial_weights_end_alike():
     data = data_module.load(config.dataset, seed=config.seed, batch_size=config.batch_size)
     start = tf_regression.build(config, data.info.input_shape, data.info.num_classes).get_weights()
 
-    def from_start(module):
-        build = module.build
-
-        def build_from_start(*args, **kwargs):
-            model = build(*args, **kwargs)
-            model.set_weights(start)
-            return model
-
-        module.build = build_from_start
-        try:
-            return module.train(config, data, verbose=0)
-        finally:
-            module.build = build
-
-    keras_result, tf_result = from_start(keras_regression), from_start(tf_regression)
+    keras_result, tf_result = (train_from(module, start, config, data) for module in (keras_regression, tf_regression))
     assert keras_result.epochs_run == tf_result.epochs_run == config.epochs
     moved = max(np.abs(w - s).max() for w, s in zip(tf_result.model.get_weights(), start))
     assert moved > 0.1, f"the weights barely moved ({moved:.2e})"

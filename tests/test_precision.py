@@ -563,6 +563,30 @@ def gan_loss_scaling(keras_model, config, scaling):
                                           growth_steps) for _ in range(2))
 
 
+def assert_same_float16_gan_steps(keras_model, tf_model, d_optimizer, g_optimizer, step, feeds):
+    """Two players, each with its own LossScaleOptimizer: feeds are (Keras x, Keras y, tf step arguments), one per
+    batch, the same injected noise on both sides. Every batch's losses agree (1e-4), both players' scales after every
+    batch are equal, the weights end 1e-4 apart having moved, and the players applied as many steps on both sides.
+    Returns those steps applied (discriminator or critic, generator)."""
+    initial = keras_model.get_weights()
+    scales = {"keras": [], "tf": []}
+    for keras_x, keras_y, tf_arguments in feeds:
+        keras_logs = keras_model.train_on_batch(keras_x, keras_y, return_dict=True)
+        d_loss, g_loss, _ = step(*tf_arguments)
+        np.testing.assert_allclose([float(d_loss), float(g_loss)], [keras_logs["loss"], keras_logs["g_loss"]],
+                                   atol=1e-4, rtol=1e-4)
+        scales["keras"].append([float(keras_model.d_optimizer.dynamic_scale), float(keras_model.g_optimizer.dynamic_scale)])
+        scales["tf"].append([float(d_optimizer.scale), float(g_optimizer.scale)])
+    moved = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), initial))
+    gap = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), tf_model.get_weights()))
+    applied = (int(d_optimizer.iterations), int(g_optimizer.iterations))
+    print(f"weight gap {gap:.1e} (moved {moved:.1e}), steps applied (D, G) {applied}, scales {scales['tf']}")
+    assert moved > 1e-3 and gap <= 1e-4, (moved, gap)
+    assert scales["tf"] == scales["keras"]
+    assert applied == (int(keras_model.d_optimizer.iterations), int(keras_model.g_optimizer.iterations))
+    return applied
+
+
 @pytest.mark.parametrize("scaling", list(SCALINGS))
 @pytest.mark.parametrize("network", ["vae", "gan"])
 def test_float16_steps_of_vae_and_gan_match_keras(network, scaling):
@@ -593,22 +617,8 @@ def test_float16_steps_of_vae_and_gan_match_keras(network, scaling):
     d_optimizer.build(tf_model.discriminator.trainable_weights)
     g_optimizer.build(tf_model.generator.trainable_weights)
     step = gan.make_train_step(tf_model, d_optimizer, g_optimizer, image_spec, config.latent_dim)
-    initial = keras_model.get_weights()
-    scales = {"keras": [], "tf": []}
-    for x, z in batches:
-        keras_logs = keras_model.train_on_batch(x, z, return_dict=True)
-        d_loss, g_loss, _ = step(x, z)
-        np.testing.assert_allclose([float(d_loss), float(g_loss)], [keras_logs["loss"], keras_logs["g_loss"]],
-                                   atol=1e-4, rtol=1e-4)
-        scales["keras"].append([float(keras_model.d_optimizer.dynamic_scale), float(keras_model.g_optimizer.dynamic_scale)])
-        scales["tf"].append([float(d_optimizer.scale), float(g_optimizer.scale)])
-    moved = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), initial))
-    gap = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), tf_model.get_weights()))
-    applied = (int(d_optimizer.iterations), int(g_optimizer.iterations))
-    print(f"weight gap {gap:.1e} (moved {moved:.1e}), steps applied (D, G) {applied}, scales {scales['tf']}")
-    assert moved > 1e-3 and gap <= 1e-4
-    assert scales["tf"] == scales["keras"]
-    assert applied == (int(keras_model.d_optimizer.iterations), int(keras_model.g_optimizer.iterations))
+    applied = assert_same_float16_gan_steps(keras_model, tf_model, d_optimizer, g_optimizer, step,
+                                            [(x, z, (x, z)) for x, z in batches])
     if scaling == "overflowing":
         assert min(applied) < len(batches)
     else:
@@ -668,27 +678,15 @@ def test_float16_steps_of_wgan_gp_match_keras(scaling):
     g_optimizer.build(tf_model.generator.trainable_weights)
     step = wgan_gp.make_train_step(tf_model, d_optimizer, g_optimizer, tf.TensorSpec([None, *images.shape[1:]]),
                                    config.latent_dim)
-    initial = keras_model.get_weights()
-    scales = {"keras": [], "tf": []}
     batches = [x for x, _ in windows(images, np.zeros(len(images)), steps=10)]
+    feeds = []
     for index, x in enumerate(batches):
         rng = np.random.default_rng(100 + index)
         injected = (rng.standard_normal((len(x), config.n_critic, config.latent_dim)).astype(np.float32),
                     rng.uniform(size=(len(x), config.n_critic)).astype(np.float32),
                     rng.standard_normal((len(x), config.latent_dim)).astype(np.float32))
-        keras_logs = keras_model.train_on_batch(x, injected, return_dict=True)
-        d_loss, g_loss, _ = step(x, *injected)
-        np.testing.assert_allclose([float(d_loss), float(g_loss)], [keras_logs["loss"], keras_logs["g_loss"]],
-                                   atol=1e-4, rtol=1e-4)
-        scales["keras"].append([float(keras_model.d_optimizer.dynamic_scale), float(keras_model.g_optimizer.dynamic_scale)])
-        scales["tf"].append([float(d_optimizer.scale), float(g_optimizer.scale)])
-    moved = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), initial))
-    gap = max(np.abs(a - b).max() for a, b in zip(keras_model.get_weights(), tf_model.get_weights()))
-    applied = (int(d_optimizer.iterations), int(g_optimizer.iterations))
-    print(f"weight gap {gap:.1e} (moved {moved:.1e}), steps applied (critic, G) {applied}, scales {scales['tf']}")
-    assert moved > 1e-3 and gap <= 1e-4
-    assert scales["tf"] == scales["keras"]
-    assert applied == (int(keras_model.d_optimizer.iterations), int(keras_model.g_optimizer.iterations))
+        feeds.append((x, injected, (x, *injected)))
+    applied = assert_same_float16_gan_steps(keras_model, tf_model, d_optimizer, g_optimizer, step, feeds)
     full = (config.n_critic * len(batches), len(batches))
     if scaling == "overflowing":
         assert applied[0] < full[0] or applied[1] < full[1]

@@ -1,4 +1,4 @@
-"""Learning-rate schedules of tf_impl/optim.py against keras.optimizers.schedules (issue 18).
+"""Learning-rate schedules of tf_impl/schedules.py (and their use in tf_impl/optim.py) against keras.optimizers.schedules (issue 18).
 
 The schedules' values step by step; then parity level 3 with a schedule in the loop: from
 the same weights, 20 steps on the same batches give the same losses, weights and final
@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from common import checkpoints, registry
 from common.configs import ConfigError, MLPConfig
-from tf_impl import optim, supervised
+from tf_impl import optim, schedules, supervised
 
 from test_optimizers import TOLERANCE, mlp_problem, weight_gap
 
@@ -31,7 +31,7 @@ CASES = {
 def both_schedules(config, steps_per_epoch=STEPS_PER_EPOCH):
     from keras_impl.supervised import schedule_from_config
 
-    return schedule_from_config(config, steps_per_epoch), optim.schedule_from_config(config, steps_per_epoch)
+    return schedule_from_config(config, steps_per_epoch), schedules.schedule_from_config(config, steps_per_epoch)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -55,7 +55,7 @@ def test_schedule_shapes():
     assert np.isclose(float(warm(4 * STEPS_PER_EPOCH)), 0.0, atol=1e-9)
     _, exponential = both_schedules(MLPConfig(learning_rate=0.01, **CASES["exponential"]))
     assert np.isclose(float(exponential(2 * STEPS_PER_EPOCH)), 0.01 * 0.5**2)
-    assert optim.schedule_from_config(MLPConfig(), STEPS_PER_EPOCH) is None
+    assert schedules.schedule_from_config(MLPConfig(), STEPS_PER_EPOCH) is None
 
 
 def steps_with_schedules(overrides, keras_schedule=None, tf_schedule=None):
@@ -92,7 +92,7 @@ def test_level3_steps_with_a_schedule_match_keras(case, optimizer):
 def test_a_different_schedule_is_caught():
     """The level-3 comparison can fail: without the warm-up on the tf side only, the weights part by far more."""
     overrides = dict(CASES["cosine_warmup"], optimizer="adam", learning_rate=2e-3)
-    no_warmup = optim.CosineDecay(2e-3, 3 * STEPS_PER_EPOCH)
+    no_warmup = schedules.CosineDecay(2e-3, 3 * STEPS_PER_EPOCH)
     _, _, keras_weights, tf_weights, _, _ = steps_with_schedules(overrides, tf_schedule=no_warmup)
     assert weight_gap(keras_weights, tf_weights) > 10 * TOLERANCE
 

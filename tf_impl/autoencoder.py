@@ -107,13 +107,7 @@ def make_train_step(model, optimizer, image_spec, strategy=None):
         optimizer.apply(gradients, model.trainable_weights)
         return loss, tf.shape(x)[0]
 
-    @tf.function(input_signature=[image_spec])  # batch dimension None: one trace, last batch included
-    def train_step(x):
-        loss, batch_size = strategy.run(replica_step, args=(x,))
-        total = tf.distribute.ReduceOp.SUM
-        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, batch_size, axis=None)
-
-    return train_step
+    return replicas.compiled_step(replica_step, strategy, [image_spec])
 
 
 def batched(function, x, batch_size=256):

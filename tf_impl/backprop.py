@@ -210,7 +210,7 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
         accuracy = tf.reduce_sum(supervised.correct(logits, y)) / tf.cast(batch_size, tf.float32)  # as fit's metric
         return {"loss": loss, "accuracy": accuracy}, tf.shape(x)[0]
 
-    return supervised.compiled_step(replica_step, strategy, element_spec)  # run on every replica, summed
+    return replicas.compiled_step(replica_step, strategy, element_spec)  # run on every replica, summed
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):

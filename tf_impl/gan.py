@@ -136,13 +136,7 @@ def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim, str
         g_optimizer.apply(tape.gradient(scaled, generator_weights), generator_weights)
         return d_loss, g_loss, tf.shape(real)[0]
 
-    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
-    def train_step(real, z):
-        d_loss, g_loss, batch_size = strategy.run(replica_step, args=(real, z))
-        total = tf.distribute.ReduceOp.SUM
-        return tuple(strategy.reduce(total, value, axis=None) for value in (d_loss, g_loss, batch_size))
-
-    return train_step
+    return replicas.compiled_step(replica_step, strategy, [image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):

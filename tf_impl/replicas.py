@@ -57,3 +57,18 @@ def examples_in(strategy, batch):
         return tf.shape(batch)[0]
     sizes = strategy.run(lambda part: tf.shape(part)[0], args=(batch,))
     return strategy.reduce(SUM, sizes, axis=None)
+
+
+def compiled_step(replica_step, strategy, input_signature):
+    """train_step(*inputs): replica_step(*inputs) on every replica, each of its outputs summed over the replicas.
+
+    The replica steps return batch means already divided by the global batch (average_loss)
+    and their batch sizes, so the sums are the global batch's means and size. One trace
+    for every batch, the last (smaller) one included: the signature's batch dimension is None.
+    """
+    @tf.function(input_signature=list(input_signature))
+    def train_step(*inputs):
+        outputs = strategy.run(replica_step, args=inputs)
+        return tf.nest.map_structure(lambda value: strategy.reduce(SUM, value, axis=None), outputs)
+
+    return train_step

@@ -79,22 +79,7 @@ def make_train_step(model, optimizer, strategy, element_spec, task="classificati
             return {"loss": loss, "accuracy": replicas.average_loss(correct(outputs, y), x)}, tf.shape(x)[0]
         return loss, tf.shape(x)[0]
 
-    return compiled_step(replica_step, strategy, element_spec)
-
-
-def compiled_step(replica_step, strategy, element_spec):
-    """train_step(x, y): replica_step(x, y) -> (values, batch size) on every replica, each summed over them.
-
-    One trace for every batch, the last (smaller) one included: the batch dimension is None.
-    """
-    @tf.function(input_signature=list(element_spec))
-    def train_step(x, y):
-        values, batch_size = strategy.run(replica_step, args=(x, y))
-        total = tf.distribute.ReduceOp.SUM
-        values = tf.nest.map_structure(lambda value: strategy.reduce(total, value, axis=None), values)
-        return values, strategy.reduce(total, batch_size, axis=None)
-
-    return train_step
+    return replicas.compiled_step(replica_step, strategy, element_spec)  # run on every replica, summed
 
 
 def make_predict(model):

@@ -137,14 +137,7 @@ def make_train_step(model, optimizer, image_spec, latent_dim, strategy=None, tra
             return terms, tf.shape(x)[0]
         return loss, tf.shape(x)[0]
 
-    @tf.function(input_signature=[image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
-    def train_step(x, epsilon):
-        values, batch_size = strategy.run(replica_step, args=(x, epsilon))
-        total = tf.distribute.ReduceOp.SUM
-        values = tf.nest.map_structure(lambda value: strategy.reduce(total, value, axis=None), values)
-        return values, strategy.reduce(total, batch_size, axis=None)
-
-    return train_step
+    return replicas.compiled_step(replica_step, strategy, [image_spec, tf.TensorSpec([None, latent_dim], tf.float32)])
 
 
 def batched(function, x, batch_size=256):

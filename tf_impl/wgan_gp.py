@@ -127,13 +127,7 @@ def make_train_step(model, d_optimizer, g_optimizer, image_spec, latent_dim, str
     noise_specs = [tf.TensorSpec([None, n_critic, latent_dim], tf.float32), tf.TensorSpec([None, n_critic], tf.float32),
                    tf.TensorSpec([None, latent_dim], tf.float32)]
 
-    @tf.function(input_signature=[image_spec, *noise_specs])
-    def train_step(real, critic_latents, epsilons, latents):
-        d_loss, g_loss, batch_size = strategy.run(replica_step, args=(real, critic_latents, epsilons, latents))
-        total = tf.distribute.ReduceOp.SUM
-        return tuple(strategy.reduce(total, value, axis=None) for value in (d_loss, g_loss, batch_size))
-
-    return train_step
+    return replicas.compiled_step(replica_step, strategy, [image_spec, *noise_specs])
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):

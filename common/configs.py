@@ -289,6 +289,76 @@ class WGANGPConfig(GANConfig):
             raise ConfigError(f"gp-weight must be positive (and finite), got {self.gp_weight}")
 
 
+# --- energy models (rbm) ---
+
+
+@dataclass(frozen=True)
+class RBMConfig(TrainConfig):
+    """Bernoulli-Bernoulli restricted Boltzmann machine on binarised images, trained by CD-k or PCD.
+
+    The update is W += learning_rate * (<v p(h|v)>_data - <v p(h|v)>_model) (batch means), biases
+    likewise, by the optimizer (plain SGD by default): tf_impl/rbm.py, keras_impl/rbm.py.
+    """
+
+    epochs: int = 50
+    batch_size: int = 20
+    learning_rate: float = 0.1  # at the start: the cosine schedule takes it to 0 at the last step
+    optimizer: str = "sgd"  # the CD update as it is usually written; momentum and the others apply to it alike
+    # Decayed to 0 over training, as Tieleman (2008) decays PCD's rate linearly: at a constant rate the chains' last
+    # steps decide where the weights stop (tf, seeds 0-4, 50 epochs: test log-likelihood -19.99 +- 0.45 at 0.05,
+    # worst -20.81; with the cosine from 0.1: -19.21 +- 0.08, worst -19.33).
+    learning_rate_schedule: str = "cosine"
+    n_hidden: int = 16  # hidden units; <= 20 keeps the exact log-likelihood (2^n_hidden states), beyond: AIS
+    k: int = 1  # Gibbs steps (h ~ p(h|v), v ~ p(v|h)) from the chain's start to the negative sample
+    persistent: bool = True  # PCD (Tieleman 2008): the chains carry over between updates; --no-persistent: CD-k
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_hidden < 1:
+            raise ConfigError(f"n-hidden must be at least 1, got {self.n_hidden}")
+        if self.k < 1:
+            raise ConfigError(f"k (Gibbs steps per update) must be at least 1, got {self.k}")
+
+
+@dataclass(frozen=True)
+class DBNConfig(TrainConfig):
+    """Deep belief network: RBMs stacked greedily, unrolled into a sigmoid classifier and fine-tuned; vs scratch.
+
+    Pretraining: one RBM per entry of hidden_units, each trained by CD-k/PCD (plain SGD at
+    pretrain_learning_rate, batch_size, the rbm network's update) on the hidden probabilities of the one
+    below; the first reads the pixels' grey levels as the probabilities of its visible units. Fine-tuning:
+    the unrolled classifier (sigmoid layers with the RBMs' kernels and hidden biases, a new softmax layer)
+    trained by backpropagation for `epochs` at `learning_rate` with `optimizer`; scratch, the baseline,
+    is the same classifier from random initial weights with the same budget. tf_impl/dbn.py, keras_impl/dbn.py.
+    """
+
+    # Measured over seeds 0-2 (test accuracy of the pretrained DBN, worst seed in brackets; scratch beside it):
+    # RBMs at lr 0.1 for 20 epochs stay barely trained (kernel std 0.1, hidden probabilities ~0.44), and with 60
+    # fine-tuning epochs pretraining costs accuracy: tf 0.970 (0.967), scratch 0.977. `twinnets compare dbn
+    # --pretrain-learning-rate 0.5 --pretrain-epochs 20`: Keras 0.974 (0.972), tf 0.971 (0.967: under the floor);
+    # at 1.0 the chains blow up (Frechet distance ~96). The defaults, `twinnets compare dbn --seeds 5`: Keras
+    # 0.977 (0.975), tf 0.977 (0.972), scratch 0.973 / 0.976, Frechet distance 7.5 / 8.6; 60 fine-tuning
+    # epochs gave 0.982 / 0.977 (tf, 3 seeds) for a third more time.
+    epochs: int = 30  # fine-tuning (and scratch): passes over the training images
+    learning_rate: float = 1e-2  # fine-tuning (and scratch); 1e-3 for 30 epochs left both at 0.94-0.95 (Keras, sklearn RBMs)
+    hidden_units: tuple[int, ...] = (128, 64)  # one RBM (and one sigmoid layer of the classifier) per entry
+    pretrain_epochs: int = 50  # passes over the training images for each RBM of the stack
+    pretrain_learning_rate: float = 0.3  # the RBMs' SGD step on the CD statistics
+    k: int = 1  # Gibbs steps of each CD update (Hinton 2006 pretrains with CD-1)
+    persistent: bool = False  # --persistent: PCD (Tieleman 2008), the chains carried over between updates
+    sample_steps: int = 200  # Gibbs steps in the top RBM, from binary noise, before the top-down pass of a sample
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.hidden_units:
+            raise ConfigError("hidden-units must name at least one hidden layer (one RBM)")
+        for name in ("pretrain_epochs", "k", "sample_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.pretrain_learning_rate < float("inf"):  # NaN and inf too
+            raise ConfigError(f"pretrain-learning-rate must be positive (and finite), got {self.pretrain_learning_rate}")
+
+
 # --- transfer learning ---
 
 

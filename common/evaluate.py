@@ -4,6 +4,7 @@ Neither implementation scores itself. Each hands over its raw outputs (logits) o
 test split, and the same code here turns them into numbers.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -362,3 +363,231 @@ def conditional_sample_quality(samples, labels, x_train, y_train, x_heldout, y_h
     scores.update(conditional_accuracy=judge.accuracy(samples, labels),
                   accuracy_heldout_real=judge.accuracy(x_heldout, y_heldout))
     return scores
+
+
+# --- energy models: the Bernoulli-Bernoulli RBM (rbm, dbn) ---
+#
+# An RBM over binary visible units v (n_visible) and hidden units h (n_hidden), parameters in Keras
+# order: kernel W (n_visible, n_hidden), hidden_bias c (n_hidden,), visible_bias b (n_visible,).
+#     E(v, h) = -v.b - h.c - v W h,     p(v, h) = exp(-E(v, h)) / Z
+#     F(v) = -log sum_h exp(-E(v, h)) = -v.b - sum_j softplus((v W + c)_j)     (free energy)
+#     log p(v) = -F(v) - log Z
+# Everything here is numpy in float64; neither implementation scores itself.
+
+EXACT_HIDDEN_LIMIT = 20  # up to 2^20 hidden configurations are summed over exactly; beyond, AIS
+HIDDEN_CHUNK = 2**14  # hidden configurations per chunk of the exact sum: (16384, n_visible) float64 at a time
+AIS_CHAINS = 100  # annealed importance sampling runs (Salakhutdinov & Murray 2008 used 100)
+AIS_BETAS = 10_000  # intermediate distributions (S&M: 14,500), spaced as theirs: see ais_betas
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _rbm_parameters(kernel, hidden_bias, visible_bias):
+    kernel, hidden_bias, visible_bias = (np.asarray(a, np.float64) for a in (kernel, hidden_bias, visible_bias))
+    if kernel.ndim != 2 or hidden_bias.shape != kernel.shape[1:] or visible_bias.shape != kernel.shape[:1]:
+        raise ValueError(f"RBM parameters of shapes {kernel.shape}, {hidden_bias.shape}, {visible_bias.shape}: "
+                         "expected kernel (n_visible, n_hidden), hidden_bias (n_hidden,), visible_bias (n_visible,)")
+    for name, array in (("kernel", kernel), ("hidden bias", hidden_bias), ("visible bias", visible_bias)):
+        _require_finite(array, f"RBM {name}")
+    return kernel, hidden_bias, visible_bias
+
+
+def rbm_hidden_probs(v, kernel, hidden_bias, visible_bias=None):
+    """p(h_j = 1 | v) = sigmoid(v W + c), (N, n_hidden)."""
+    return 1.0 / (1.0 + np.exp(-(_flat(v) @ np.asarray(kernel, np.float64) + np.asarray(hidden_bias, np.float64))))
+
+
+def rbm_visible_probs(h, kernel, visible_bias):
+    """p(v_i = 1 | h) = sigmoid(h W^T + b), (N, n_visible)."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(h, np.float64) @ np.asarray(kernel, np.float64).T
+                                 + np.asarray(visible_bias, np.float64))))
+
+
+def rbm_free_energy(v, kernel, hidden_bias, visible_bias):
+    """F(v) = -v.b - sum_j softplus((v W + c)_j), one per example: (N,). scikit-learn's `_free_energy`."""
+    kernel, hidden_bias, visible_bias = _rbm_parameters(kernel, hidden_bias, visible_bias)
+    v = _flat(v)
+    return -(v @ visible_bias) - _softplus(v @ kernel + hidden_bias).sum(axis=1)
+
+
+def hidden_configurations(n_hidden, start, stop):
+    """The binary hidden states numbered start..stop-1 (bit j of the number is h_j): (stop - start, n_hidden)."""
+    numbers = np.arange(start, stop, dtype=np.int64)[:, None]
+    return ((numbers >> np.arange(n_hidden, dtype=np.int64)) & 1).astype(np.float64)
+
+
+def rbm_log_partition(kernel, hidden_bias, visible_bias):
+    """log Z, exactly, for n_hidden <= EXACT_HIDDEN_LIMIT: summing v out analytically, h over all 2^n_hidden states,
+
+        log Z = logsumexp over h of [ h.c + sum_i softplus(b_i + (W h)_i) ],
+
+    in chunks of HIDDEN_CHUNK states, combined by a running log-sum-exp.
+    """
+    kernel, hidden_bias, visible_bias = _rbm_parameters(kernel, hidden_bias, visible_bias)
+    n_hidden = kernel.shape[1]
+    if n_hidden > EXACT_HIDDEN_LIMIT:
+        raise ValueError(f"an exact log partition function sums over 2^{n_hidden} hidden states; at most "
+                         f"2^{EXACT_HIDDEN_LIMIT} are summed here: use rbm_ais_log_partition")
+    total = -np.inf
+    for start in range(0, 2**n_hidden, HIDDEN_CHUNK):
+        h = hidden_configurations(n_hidden, start, min(start + HIDDEN_CHUNK, 2**n_hidden))
+        terms = h @ hidden_bias + _softplus(h @ kernel.T + visible_bias).sum(axis=1)  # (chunk,)
+        total = np.logaddexp(total, np.logaddexp.reduce(terms))
+    return float(total)
+
+
+def ais_betas(count=AIS_BETAS):
+    """Inverse temperatures 0 = beta_0 < ... < beta_K = 1, spaced as Salakhutdinov & Murray (2008): 500 of 14,500
+    in [0, 0.5), 4,000 in [0.5, 0.9), 10,000 in [0.9, 1], here in the same proportions of `count`."""
+    if count < 3:
+        raise ValueError(f"AIS needs at least 3 inverse temperatures, got {count}")
+    first, second = max(1, round(count * 500 / 14_500)), max(1, round(count * 4_000 / 14_500))
+    third = count - first - second
+    return np.concatenate([np.linspace(0.0, 0.5, first, endpoint=False), np.linspace(0.5, 0.9, second, endpoint=False),
+                           np.linspace(0.9, 1.0, third)])
+
+
+@dataclasses.dataclass(frozen=True)
+class AISEstimate:
+    """What annealed importance sampling gives: the estimate of log Z, its standard error (delta method on the
+    mean importance weight), and each chain's log importance weight."""
+
+    log_z: float
+    stderr: float
+    log_weights: np.ndarray
+
+
+def rbm_ais(kernel, hidden_bias, visible_bias, *, chains=AIS_CHAINS, betas=AIS_BETAS, seed=EVAL_SEED,
+            base_visible_bias=None):
+    """Annealed importance sampling of log Z (Salakhutdinov & Murray 2008, "On the quantitative analysis of DBNs").
+
+    From the base-rate RBM A (no weights, no hidden biases, visible biases `base_visible_bias`: the data's
+    base rates, rbm_base_rate_bias, or zeros by default), whose log Z_A = sum_i softplus(bA_i) + n_hidden log 2,
+    through the distributions
+        p*_beta(v) = exp((1 - beta) v.bA + beta v.b) prod_j (1 + exp(beta (v W + c)_j))
+    to the RBM (beta = 1). Each chain starts at an exact sample of A; at each beta_k it adds
+    log p*_k(v) - log p*_{k-1}(v) to its log weight, then takes one Gibbs step that leaves p_k invariant:
+    h ~ sigmoid(beta (v W + c)), v ~ sigmoid((1 - beta) bA + beta (b + W h)).
+    log Z = log Z_A + log mean(weights). betas: a count (spaced by ais_betas) or the sequence itself.
+    """
+    kernel, hidden_bias, visible_bias = _rbm_parameters(kernel, hidden_bias, visible_bias)
+    n_visible, n_hidden = kernel.shape
+    base = np.zeros(n_visible) if base_visible_bias is None else np.asarray(base_visible_bias, np.float64)
+    betas = ais_betas(betas) if np.isscalar(betas) else np.asarray(betas, np.float64)
+    if betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
+        raise ValueError("AIS inverse temperatures must rise strictly from 0 to 1")
+    rng = np.random.default_rng(seed)
+
+    def log_p_star(v, beta):
+        return (1.0 - beta) * (v @ base) + beta * (v @ visible_bias) + _softplus(beta * (v @ kernel + hidden_bias)).sum(1)
+
+    log_z_base = float(_softplus(base).sum() + n_hidden * np.log(2.0))
+    v = (rng.uniform(size=(chains, n_visible)) < 1.0 / (1.0 + np.exp(-base))).astype(np.float64)  # exact draws of A
+    log_weights = np.zeros(chains)
+    for previous, beta in zip(betas[:-1], betas[1:]):
+        log_weights += log_p_star(v, beta) - log_p_star(v, previous)
+        hidden = 1.0 / (1.0 + np.exp(-beta * (v @ kernel + hidden_bias)))
+        h = (rng.uniform(size=hidden.shape) < hidden).astype(np.float64)
+        visible = 1.0 / (1.0 + np.exp(-((1.0 - beta) * base + beta * (visible_bias + h @ kernel.T))))
+        v = (rng.uniform(size=visible.shape) < visible).astype(np.float64)
+    top = log_weights.max()
+    weights = np.exp(log_weights - top)  # scaled by exp(-top): the ratio below does not see the scale
+    mean = weights.mean()
+    stderr = float(weights.std(ddof=1) / np.sqrt(chains) / mean) if chains > 1 else float("inf")
+    return AISEstimate(log_z=float(log_z_base + top + np.log(mean)), stderr=stderr, log_weights=log_weights)
+
+
+def rbm_ais_log_partition(kernel, hidden_bias, visible_bias, *, chains=AIS_CHAINS, betas=AIS_BETAS, seed=EVAL_SEED,
+                          base_visible_bias=None):
+    """log Z by annealed importance sampling (rbm_ais, which also gives its standard error)."""
+    return rbm_ais(kernel, hidden_bias, visible_bias, chains=chains, betas=betas, seed=seed,
+                   base_visible_bias=base_visible_bias).log_z
+
+
+def rbm_base_rate_bias(x_train):
+    """Visible biases of the independent-pixels model fitted to the training data: logit of each pixel's mean,
+    smoothed as (ones + 1) / (examples + 2) so that a pixel never on in training keeps a finite bias."""
+    x = _flat(x_train)
+    p = (x.sum(axis=0) + 1.0) / (len(x) + 2.0)
+    return np.log(p) - np.log1p(-p)
+
+
+def independent_pixels_log_likelihood(v, x_train):
+    """Mean log p(v) in nats of the independent-pixels baseline: each pixel Bernoulli with its smoothed training
+    mean (rbm_base_rate_bias), the RBM with no hidden units. For binary v; what an RBM must beat."""
+    bias = rbm_base_rate_bias(x_train)
+    v = _flat(v)
+    return float(np.mean(v @ bias - _softplus(bias).sum()))
+
+
+def rbm_log_likelihood(v, kernel, hidden_bias, visible_bias, *, x_train=None, chains=None, betas=None, seed=EVAL_SEED):
+    """Mean log p(v) in nats per example, and how log Z was found, as a dict:
+
+    log_likelihood (mean of -F(v) - log Z), log_partition, method ("exact" for n_hidden <= EXACT_HIDDEN_LIMIT,
+    else "ais"), log_partition_stderr (0 when exact; AIS's standard error of log Z, which is also the
+    standard error of the log-likelihood). AIS starts from the base rates of x_train when given; chains and
+    betas default to AIS_CHAINS and AIS_BETAS.
+    """
+    kernel, hidden_bias, visible_bias = _rbm_parameters(kernel, hidden_bias, visible_bias)
+    if kernel.shape[1] <= EXACT_HIDDEN_LIMIT:
+        log_z, stderr, method = rbm_log_partition(kernel, hidden_bias, visible_bias), 0.0, "exact"
+    else:
+        base = None if x_train is None else rbm_base_rate_bias(x_train)
+        estimate = rbm_ais(kernel, hidden_bias, visible_bias, chains=chains or AIS_CHAINS, betas=betas or AIS_BETAS,
+                           seed=seed, base_visible_bias=base)
+        log_z, stderr, method = estimate.log_z, estimate.stderr, "ais"
+    free_energy = rbm_free_energy(v, kernel, hidden_bias, visible_bias)
+    _require_finite(free_energy, "free energies")
+    return {"log_likelihood": float(np.mean(-free_energy) - log_z), "log_partition": log_z, "method": method,
+            "log_partition_stderr": stderr}
+
+
+def pseudo_likelihood_indices(examples, n_visible, seed=EVAL_SEED):
+    """The unit flipped in each example, drawn as scikit-learn's BernoulliRBM.score_samples draws it with
+    random_state=seed: RandomState(seed).randint(0, n_visible, examples)."""
+    return np.random.RandomState(seed).randint(0, n_visible, examples)
+
+
+def rbm_pseudo_likelihood(v, kernel, hidden_bias, visible_bias, indices=None, *, per_example=False):
+    """scikit-learn's BernoulliRBM.score_samples: per example, n_visible * log sigmoid(F(v~) - F(v)), where v~ is v
+    with the unit indices[n] flipped (a stochastic approximation of the log pseudo-likelihood, in nats).
+
+    indices: (N,) ints (default: pseudo_likelihood_indices(N, n_visible)). The mean over examples, or with
+    per_example the (N,) array itself.
+    """
+    v = _flat(v)
+    if indices is None:
+        indices = pseudo_likelihood_indices(len(v), v.shape[1])
+    rows = np.arange(len(v))
+    flipped = v.copy()
+    flipped[rows, indices] = 1.0 - flipped[rows, indices]
+    difference = rbm_free_energy(flipped, kernel, hidden_bias, visible_bias) - rbm_free_energy(
+        v, kernel, hidden_bias, visible_bias)
+    scores = -v.shape[1] * _softplus(-difference)  # n_visible * log sigmoid(difference)
+    return scores if per_example else float(np.mean(scores))
+
+
+def rbm_reconstruction_error(v, kernel, hidden_bias, visible_bias):
+    """Mean over examples and units of (v - p(v | h = p(h | v)))^2: the mean-field reconstruction's squared error."""
+    kernel, hidden_bias, visible_bias = _rbm_parameters(kernel, hidden_bias, visible_bias)
+    reconstructed = rbm_visible_probs(rbm_hidden_probs(v, kernel, hidden_bias), kernel, visible_bias)
+    return float(np.mean((_flat(v) - reconstructed) ** 2))
+
+
+def rbm_scores(x_test, x_train, kernel, hidden_bias, visible_bias):
+    """What an RBM run reports on binary test data, as numbers (the method of log Z is returned beside them):
+
+    log_likelihood (nats per image, exact or AIS), log_partition and its standard error (0 when exact),
+    pseudo_likelihood, reconstruction_error, and log_likelihood_independent_pixels, the baseline of
+    independent pixels at their training means.
+    """
+    scored = rbm_log_likelihood(x_test, kernel, hidden_bias, visible_bias, x_train=x_train)
+    method = scored.pop("method")
+    scored.update(
+        pseudo_likelihood=rbm_pseudo_likelihood(x_test, kernel, hidden_bias, visible_bias),
+        reconstruction_error=rbm_reconstruction_error(x_test, kernel, hidden_bias, visible_bias),
+        log_likelihood_independent_pixels=independent_pixels_log_likelihood(x_test, x_train),
+    )
+    return scored, method

@@ -43,11 +43,13 @@ WHAT = {
     "transfer": "pretrained cnn base, new head, fine-tuned top",
     "regression": "dense layers to one linear output, squared error, L2",
     "backprop": "2-3 dense layers; tf_impl's gradients by hand (chain rule), no tape",
+    "dbn": "deep belief net: RBMs pretrained greedily, unrolled, fine-tuned",
+    "rbm": "restricted Boltzmann machine, persistent CD (`--no-persistent`: CD-k)",
 }
 DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row by row", "moons": "two moons",
               "digits_transfer": "digits 0-4 → 5-9 (10 per class)"}
 METRIC_NAMES = {"r2": "R²", "neg_elbo": "−ELBO (nats)", "frechet_distance": "Fréchet distance", "fine_tuning_accuracy": "accuracy (fine-tuned)",
-                "conditional_accuracy": "conditional accuracy"}
+                "conditional_accuracy": "conditional accuracy", "log_likelihood": "log-likelihood (nats, exact)"}
 
 
 def row(report, spec):

@@ -9,7 +9,7 @@ two logical CPUs, then one JSON line with the largest loss and weight difference
 far the weights moved. The batches are STEPS full global batches of 64 (32 per replica);
 tf_impl also takes a last batch of 11, which the strategy splits 6 + 5 (Keras divides
 each replica's mean by the replica count, so on an uneven batch it is not one device's
-step: see tf_impl/replicas.py). The VAE's noise and the GAN's latent vectors are injected
+step: see tf_impl/replicas.py). The VAE's noise, the GAN's latent vectors, the RBM's Gibbs uniforms are injected
 (the WGAN-GP's z and eps of every critic step too), one row per example of the global
 batch; weights are compared in Keras order, moving batch-norm statistics included. Keras
 runs `fit` over the batches, which distributes them as tf_impl does, and is compared on
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common import data as data_module  # noqa: E402
-from common import registry  # noqa: E402
+from common import energy, registry  # noqa: E402
 from tf_impl import optim, supervised  # noqa: E402
 
 GLOBAL_BATCH, STEPS, UNEVEN = 64, 10, 11
@@ -46,7 +46,7 @@ def tf_module(network):
 
 
 def build(module, network, config, data):
-    if registry.get(network).family == "generative":
+    if registry.get(network).family in ("generative", "energy"):
         return module.build(config, data.info.input_shape)
     return module.build(config, data.info.input_shape, data.info.num_classes)
 
@@ -88,6 +88,11 @@ def tf_steps(network, strategy, initial, batches, config, data):
             if step is None:
                 step = module.make_train_step(model, *optimizers, images_spec(strategy, x), config.latent_dim, strategy)
             losses.append(float(step(images, tf.constant(noise))[0]))
+        elif network == "rbm":  # binary digits; the Gibbs uniforms injected, one row per example
+            (images,) = iter(distributed(strategy, x))
+            step = step or module.make_train_step(model, optimizers[0], config.k, config.persistent, strategy,
+                                                  images_spec(strategy, x))
+            losses.append(float(step(images, tf.constant(noise))[0]["loss"]))
         elif network == "autoencoder":
             (images,) = iter(distributed(strategy, x))
             step = step or module.make_train_step(model, optimizers[0], images_spec(strategy, x), strategy)
@@ -119,7 +124,7 @@ def keras_steps(network, strategy, initial, batches, config, data):
         if network == "transfer":
             module.set_phase(model, config, "fine_tuning")
     x = np.concatenate([x for x, _, _ in batches])
-    target = np.concatenate([{"vae": noise, "gan": noise, "cgan": noise, "autoencoder": x}.get(network, y)
+    target = np.concatenate([{"vae": noise, "gan": noise, "cgan": noise, "autoencoder": x, "rbm": noise}.get(network, y)
                              for x, y, noise in batches])
     if network == "wgan_gp":  # y = its three noise arrays, each concatenated over the batches
         target = tuple(np.concatenate(parts) for parts in zip(*[noise for _, _, noise in batches]))
@@ -138,6 +143,9 @@ def global_batches(network, data, config, sizes):
         window = np.arange(start, start + size)
         start += size
         noise = np.random.default_rng(100 + index).standard_normal((size, latent)).astype(np.float32)
+        if network == "rbm":  # the Gibbs uniforms, (size, k, n_hidden + n_visible)
+            noise = np.random.default_rng(100 + index).uniform(
+                size=(size, config.k, config.n_hidden + data.info.input_shape[0])).astype(np.float32)
         if network == "wgan_gp":  # (critic latents (size, n_critic, latent), epsilons (size, n_critic), latents)
             rng = np.random.default_rng(100 + index)
             noise = (rng.standard_normal((size, config.n_critic, latent)).astype(np.float32),
@@ -150,6 +158,8 @@ def global_batches(network, data, config, sizes):
 def config_of(network):
     spec = registry.get(network)
     fields = spec.config_class.__dataclass_fields__
+    if spec.family == "energy":  # the step, not the schedule (Keras's build compiles the constant rate; test_schedules)
+        return spec.config_class(learning_rate_schedule="constant", batch_size=GLOBAL_BATCH)  # a chain per row
     return spec.config_class(**({"dropout": 0.0} if "dropout" in fields else {}))  # masks differ per device
 
 
@@ -170,6 +180,8 @@ def main(networks):
     for network in networks:
         config = config_of(network)
         data = data_module.load(registry.get(network).default_dataset)
+        if registry.get(network).family == "energy":  # what the rbm trains on: binarised, flattened (common/energy.py)
+            data = energy.binary_data(data, network)
         keras.utils.set_random_seed(0)
         initial = build(keras_module(network), network, config, data).get_weights()
         for impl, run, sizes in (("tf", tf_steps, [GLOBAL_BATCH] * STEPS + [UNEVEN]),

@@ -140,6 +140,11 @@ BAD_INPUT = {
     "tfds not prepared": (lambda tmp: ["train", "cnn", "--impl", "tf", "--dataset", "mnist", "--data-dir", str(tmp)],
                           "twinnets prepare mnist"),
     "zero seeds": (lambda tmp: ["compare", "mlp", "--seeds", "0"], "seeds must be at least 1"),
+    "rbm without hidden units": (lambda tmp: ["train", "rbm", "--impl", "tf", "--n-hidden", "0"], "n-hidden must be at least 1"),
+    "rbm without gibbs steps": (lambda tmp: ["compare", "rbm", "--k", "0"], "k (Gibbs steps per update) must be at least 1"),
+    "rbm on unscaled pixels": (lambda tmp: ["train", "rbm", "--impl", "keras", "--dataset", _npz(
+        tmp, "raw255.npz", x_train=np.random.default_rng(0).uniform(size=(40, 8, 8)) * 255.0)],
+        "rbm needs inputs in [0, 1] (probabilities of its binary units); x_train of raw255.npz holds values from"),
     "prepare an embedded set": (lambda tmp: ["prepare", "digits"], "invalid choice: 'digits'"),
 }
 

@@ -19,6 +19,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "gan": ["--epochs", "1"],
     "cgan": ["--epochs", "1"],
     "wgan_gp": ["--epochs", "1"],
+    # dbn: one epoch of each RBM and of both classifiers, a short sampling chain: every phase draws its numbers.
+    "dbn": ["--epochs", "1", "--pretrain-epochs", "1", "--sample-steps", "5", "--hidden-units", "32,16"],
 }
 
 

@@ -288,6 +288,8 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "autoencoder": "autoencoder", "vae": "decoder", "gan": "generator", "wgan_gp": "generator",
     "cgan": "generator",  # its input: [z, one_hot(label)]
     "regression": "regressor",  # one real-valued output per example, standardised units (common.data)
+    "dbn": "classifier",  # the fine-tuned classifier, the stack unrolled (its build: random weights)
+    "rbm": "features",  # visible units (the flattened binary image) -> hidden probabilities
 }
 
 
@@ -307,6 +309,9 @@ def twin_models(network):
     elif kind == "regressor":
         shape = (10,)  # diabetes' features
         keras_model, tf_model = (module.build(config, shape, 1) for module in (keras_module, tf_module))
+    elif kind == "features":
+        shape = (64,)  # 8x8 digits, binarised and flattened (common/energy.py)
+        keras_model, tf_model = (module.build(config, shape) for module in (keras_module, tf_module))
     else:
         classes = (10,) if network == "cgan" else ()  # the conditional generator is built for the classes too
         keras_whole, tf_whole = (module.build(config, (8, 8, 1), *classes) for module in (keras_module, tf_module))

@@ -72,3 +72,10 @@ def compiled_step(replica_step, strategy, input_signature):
         return tf.nest.map_structure(lambda value: strategy.reduce(SUM, value, axis=None), outputs)
 
     return train_step
+
+
+def all_rows(values):
+    """In replica context: every replica's rows of `values` concatenated in replica order (the global batch's rows,
+    as one device holds them); `values` itself with one replica."""
+    context = _context()
+    return values if context.num_replicas_in_sync == 1 else context.all_gather(values, axis=0)

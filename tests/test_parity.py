@@ -17,6 +17,8 @@ from common import data as data_module
 from common import registry
 from tf_impl import optim, supervised
 
+from conftest import assert_classifiers_agree
+
 CLASSIFIERS = [name for name, spec in registry.NETWORKS.items() if spec.family == "classifier"]
 
 # (network, input_shape, num_classes) -> parameters. Pinned: a change to an architecture must show here.
@@ -98,23 +100,7 @@ def test_level2_outputs_loss_and_gradients_after_transplant(network, input_shape
         x = rng.uniform(size=(16, *input_shape)).astype(np.float32)
         y = rng.integers(0, num_classes, size=16).astype(np.int32)
 
-    keras_logits = keras_model(x, training=False)
-    tf_logits = tf_model(x, training=False)
-    assert keras_logits.shape == tf_logits.shape
-    np.testing.assert_allclose(tf_logits.numpy(), keras_logits.numpy(), atol=1e-5, rtol=1e-5)
-
-    with tf.GradientTape() as tape:
-        keras_loss = keras_model.compute_loss(x=x, y=y, y_pred=keras_model(x, training=False), training=False)
-    keras_grads = tape.gradient(keras_loss, keras_model.trainable_weights)
-    with tf.GradientTape() as tape:
-        tf_loss = supervised.loss_fn(tf_model, x, y, training=False)
-    tf_grads = tape.gradient(tf_loss, tf_model.trainable_weights)
-
-    np.testing.assert_allclose(float(tf_loss), float(keras_loss), atol=1e-5, rtol=1e-5)
-    assert len(tf_grads) == len(keras_grads)
-    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, keras_model.trainable_weights):
-        assert np.abs(keras_grad.numpy()).max() > 0, f"{weight.path}: zero gradient proves nothing"
-        np.testing.assert_allclose(tf_grad.numpy(), keras_grad.numpy(), atol=1e-5, rtol=1e-5, err_msg=weight.path)
+    assert_classifiers_agree(keras_model, tf_model, x, y)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

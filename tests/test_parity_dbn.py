@@ -26,7 +26,7 @@ from tf_impl import dbn as tf_dbn
 from tf_impl import optim, supervised
 from tf_impl import rbm as tf_rbm
 
-from conftest import learning_group
+from conftest import assert_classifiers_agree, learning_group, mean_metric
 
 SHAPE, CLASSES, VISIBLE = (8, 8, 1), 10, 64
 
@@ -128,19 +128,7 @@ def test_level2_outputs_loss_and_gradients_of_the_classifier(digits):
     config = configs.DBNConfig()
     keras_model, tf_model = twin_classifiers(config)
     x, y = digits.x_train[:64], digits.y_train[:64]
-    keras_logits = keras_model(x, training=False)
-    np.testing.assert_allclose(tf_model(x, training=False).numpy(), keras_logits.numpy(), atol=1e-5, rtol=1e-5)
-    with tf.GradientTape() as tape:
-        keras_loss = keras_model.compute_loss(x=x, y=y, y_pred=keras_model(x, training=False), training=False)
-    keras_grads = tape.gradient(keras_loss, keras_model.trainable_weights)
-    with tf.GradientTape() as tape:
-        tf_loss = supervised.loss_fn(tf_model, x, y, training=False)
-    tf_grads = tape.gradient(tf_loss, tf_model.trainable_weights)
-    np.testing.assert_allclose(float(tf_loss), float(keras_loss), atol=1e-5, rtol=1e-5)
-    assert len(tf_grads) == len(keras_grads) == 6
-    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, keras_model.trainable_weights):
-        assert np.abs(keras_grad.numpy()).max() > 0, f"{weight.path}: zero gradient proves nothing"
-        np.testing.assert_allclose(tf_grad.numpy(), keras_grad.numpy(), atol=1e-5, rtol=1e-5, err_msg=weight.path)
+    assert len(assert_classifiers_agree(keras_model, tf_model, x, y)) == 6  # two hidden layers and the logits
 
 
 def test_level2_the_generative_pass_gives_the_same_samples():
@@ -317,10 +305,6 @@ LEARNING_SEEDS = 3  # the runs of test_learning.py's level-4 check, shared with 
 @pytest.fixture(scope="module")
 def learning_report(learned):
     return learned("dbn", seeds=LEARNING_SEEDS)
-
-
-def mean_metric(report, impl, name):
-    return float(np.mean([run["metrics"][name] for run in report["impls"][impl]["runs"]]))
 
 
 @pytest.mark.learning

@@ -21,7 +21,7 @@ from keras_impl import transfer as keras_transfer
 from tf_impl import supervised
 from tf_impl import transfer as tf_transfer
 
-from conftest import learning_group
+from conftest import learning_group, mean_metric
 
 # One worker for this module and test_learning's transfer check: cnn_runs and target are built once, and the
 # learning claims below read the same compare as test_learning (xdist joins every group mark a test has).
@@ -321,10 +321,6 @@ LEARNING_SEEDS = 3  # the runs of test_learning.py's level-4 check, shared with 
 @pytest.fixture(scope="module")
 def learning_report(learned):
     return learned("transfer", seeds=LEARNING_SEEDS)
-
-
-def mean_metric(report, impl, name):
-    return float(np.mean([run["metrics"][name] for run in report["impls"][impl]["runs"]]))
 
 
 @pytest.mark.learning

@@ -45,7 +45,7 @@ def learning_curves(report, path):
 # --- generative figures (sample grids, latent space) ---
 
 GRID_KINDS = (("reconstructions", "test digits (odd rows), reconstructions (even rows)"),
-              ("samples", "samples from the prior / latent noise"),
+              ("samples", "samples from noise (a latent prior; RBM, DBN: Gibbs chains)"),
               ("class_samples", "samples by class: one row per class, 0 at the top"))
 
 

@@ -1,6 +1,8 @@
 """Parity level 4, learning: for every network in the registry, both implementations
 trained independently with seeds 0, 1, 2 on the default data clear the network's floor,
-and their mean metrics differ by no more than its tolerance.
+and their mean metrics differ by no more than its tolerance. Default hyperparameters,
+except for the few networks conftest.SUITE_EPOCHS trains for fewer epochs (the same floor
+and tolerance, asked of less training).
 
 This runs `twinnets compare` itself (common.compare), so the report a user sees is the
 one tested here; the runs are shared (conftest.learned) with the other learning tests of

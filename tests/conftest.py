@@ -152,6 +152,35 @@ def assert_classifiers_agree(keras_model, tf_model, x, y):
     return keras_grads
 
 
+# --- the order work is handed out in ---
+
+# pytest-xdist gives each worker the next unit of work as it finishes one, in collection order (groups of
+# several tests first). A long test collected late can leave one worker running it alone at the end while
+# the other waits; handed out first, the long tests are spread over the workers and the short ones fill in
+# behind them (longest first: the usual heuristic for the shortest finish). These take 15-110 s each.
+LONG_TESTS = (
+    "test_mirrored_two_cpus_matches_one_device",  # every network under MirroredStrategy, one process
+    "test_deterministic_runs_are_bit_identical_for_every_network",  # every network, twice, two processes
+    "test_multiworker_on_two_processes_matches_one_process",
+    "test_sigkill_then_resume_matches_an_uninterrupted_run",
+    "test_mirrored_loss_scaling_matches_one_device",
+    "test_cnn_learns_in_both",
+)
+LONG_MODULES = ("test_learning.py", "test_adding_problem.py")  # a network's trainings each
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):  # LONG_TESTS in their order (the two longest first), then LONG_MODULES, then the rest
+        name = getattr(item, "originalname", item.name)
+        if name in LONG_TESTS[:2]:
+            return LONG_TESTS.index(name)
+        if item.path.name in LONG_MODULES:
+            return 2
+        return 3 if name in LONG_TESTS else 4
+
+    items.sort(key=rank)  # stable: otherwise the collection order
+
+
 # --- the per-network budget: printed, never asserted (a test must not depend on wall-clock time) ---
 
 # The suite must stay within 12 minutes on 2 cores as the registry grows to ~25 networks: about 58

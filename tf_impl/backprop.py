@@ -21,8 +21,6 @@ N examples in the (global) batch, rows are examples.
                delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})        elementwise
     update     w <- optimizer(w, dL/dw)                          (tf_impl/optim.py: Adam by default)
 """
-import dataclasses
-import os
 import sys
 import time
 
@@ -31,7 +29,6 @@ import tensorflow as tf
 
 from common import cli, evaluate
 from common.data import DataError
-from common.results import RunResult, save_weights, training_throughput
 from tf_impl import layers, loop, optim, replicas, supervised
 
 NETWORK = "backprop"
@@ -244,26 +241,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         summaries=loop.summaries_of(tensorboard_dir, optimizer),
     )
     seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
-    metrics = evaluate.classification(data.y_test, predict(data.test))
-    return RunResult(
-        network=NETWORK,
-        impl="tf",
-        dataset=data.info.name,
-        metric="accuracy",
-        value=metrics["accuracy"],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
-        model=model,
-        model_input=(data.info.input_shape, "float32"),
-    )
+    return supervised.scored_result(NETWORK, config, data, model, predict, history, epochs_run, seconds, out_dir)
 
 
 def main(argv=None):

@@ -136,6 +136,13 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         summaries=loop.summaries_of(tensorboard_dir, optimizer),
     )
     seconds = time.perf_counter() - started
+    return scored_result(network, config, data, model, predict, history, epochs_run, seconds, out_dir)
+
+
+def scored_result(network, config, data, model, predict, history, epochs_run, seconds, out_dir=None):
+    """The RunResult of a trained classifier or regressor: its test split scored by common.evaluate, and with
+    out_dir its weights saved in both formats (backprop.py's hand-written loop ends here too)."""
+    task = data.info.task
     if out_dir is not None:
         save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
         tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format

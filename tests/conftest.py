@@ -187,7 +187,7 @@ def pytest_collection_modifyitems(config, items):
 # core-seconds of tests per network (2 x 720 s / 25), its share of the shared tests included. The
 # summary below adds up each test's duration under the network its id names (test_learning[cnn],
 # ...[cnn-adam], transfer's own file), so a network that outgrows its share shows at the end of every
-# run. (At 17 networks the suite takes 700-717 s: the registry cannot grow further before the
+# run. (At 17 networks the suite takes 694-717 s: the registry cannot grow further before the
 # costliest networks and the shared tests are cut down.)
 BUDGET_PER_NETWORK = 2 * 720 / 25
 _SECONDS = {}

@@ -78,46 +78,79 @@ def popen(argv):
 
 # A supervised network and a GAN (two optimizers, latents from a generator); cgan and wgan_gp keep their
 # state through the same resumable_fit / loop.Checkpoint as gan (wgan_gp's own resume: test_parity_wgan_gp.py).
+# Epochs: enough that the kill (right after the first save) lands mid-run and the resumed run crosses
+# at least one more epoch boundary (the reshuffle, the optimizer state and the latents all carry over).
 KILL_CASES = {
-    "cnn": ["--epochs", "6", "--filters", "8,16", "--dense-units", "32"],
-    "gan": ["--epochs", "4"],
+    "cnn": ["--epochs", "4", "--filters", "8,16", "--dense-units", "32"],
+    "gan": ["--epochs", "3"],
 }
+KILL_RUNS = [(network, impl) for network in KILL_CASES for impl in ("keras_impl", "tf_impl")]
 
 
-@pytest.mark.parametrize("impl", ["keras_impl", "tf_impl"])
-@pytest.mark.parametrize("network", list(KILL_CASES))
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, network, impl):
-    command = ["-m", f"{impl}.{network}", *KILL_CASES[network], "--deterministic", "--quiet"]
-    checkpoint_dir, resumed_out, whole_out = tmp_path / "ckpt", tmp_path / "resumed", tmp_path / "whole"
-    resumable = command + ["--checkpoint-dir", str(checkpoint_dir), "--out", str(resumed_out)]
+def run_commands(commands):
+    """`python -m MODULE ARGV` for each (module, argv), in order, in one fresh process (tests/commands_worker.py):
+    TensorFlow starts once for all of them."""
+    worker = os.path.join(REPO, "tests", "commands_worker.py")
+    return popen([worker, json.dumps(commands)])
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """Every case of KILL_RUNS: killed with SIGKILL right after its first save, then run again with the same
+    command; alongside, the same commands uninterrupted. Fresh processes throughout: one runs the
+    uninterrupted commands, one per case is killed, one resumes every case. -> {(network, impl): outcome}."""
+    root = tmp_path_factory.mktemp("sigkill")
+    cases = {}
+    for network, impl in KILL_RUNS:
+        base = root / f"{network}-{impl}"
+        command = [*KILL_CASES[network], "--deterministic", "--quiet"]
+        cases[network, impl] = {
+            "module": f"{impl}.{network}", "checkpoint_dir": base / "ckpt", "resumed_out": base / "resumed",
+            "whole_out": base / "whole",
+            "resumable": command + ["--checkpoint-dir", str(base / "ckpt"), "--out", str(base / "resumed")],
+            "whole": command + ["--out", str(base / "whole")],
+        }
     processes = []
     try:
-        whole = popen(command + ["--out", str(whole_out)])  # the uninterrupted run, alongside
+        whole = run_commands([(case["module"], case["whole"]) for case in cases.values()])
         processes.append(whole)
-        victim = popen(resumable)
-        processes.append(victim)
-        deadline = time.monotonic() + 120
-        while not saved_states(str(checkpoint_dir)) and victim.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert victim.poll() is None, f"the run ended before it could be killed: {victim.communicate()}"
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=30)
-        assert victim.returncode == -signal.SIGKILL
-        assert not (resumed_out / "metrics.json").exists(), "killed before it finished"
-        killed_after = saved_epoch(str(checkpoint_dir))
-        epochs = int(KILL_CASES[network][KILL_CASES[network].index("--epochs") + 1])
-        assert 1 <= killed_after < epochs, f"killed after epoch {killed_after} of {epochs}: not mid-run"
-        again = subprocess.run([sys.executable, *resumable], cwd=REPO, capture_output=True, text=True, timeout=300,
-                               env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3"))
-        assert again.returncode == 0, again.stderr
-        _, whole_err = whole.communicate(timeout=300)
-        assert whole.returncode == 0, whole_err
+        for case in cases.values():  # one victim at a time, so that each is watched until its first save
+            victim = popen(["-m", case["module"], *case["resumable"]])
+            processes.append(victim)
+            deadline = time.monotonic() + 120
+            while not saved_states(str(case["checkpoint_dir"])) and victim.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            case["ended_before_kill"] = victim.poll() is not None and victim.communicate()
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=30)
+            case["returncode"] = victim.returncode
+            case["finished_before_resume"] = (case["resumed_out"] / "metrics.json").exists()
+            case["killed_after"] = saved_epoch(str(case["checkpoint_dir"]))
+        again = run_commands([(case["module"], case["resumable"]) for case in cases.values()])
+        processes.append(again)
+        for process in (again, whole):
+            _, err = process.communicate(timeout=600)
+            assert process.returncode == 0, err[-3000:]
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    resumed, uninterrupted = comparable(resumed_out / "metrics.json"), comparable(whole_out / "metrics.json")
+    return cases
+
+
+@pytest.mark.xdist_group("sigkill")  # one worker: the fixture above runs once for the four
+@pytest.mark.parametrize("impl", ["keras_impl", "tf_impl"])
+@pytest.mark.parametrize("network", list(KILL_CASES))
+def test_sigkill_then_resume_matches_an_uninterrupted_run(killed_and_resumed, network, impl):
+    case = killed_and_resumed[network, impl]
+    assert not case["ended_before_kill"], f"the run ended before it could be killed: {case['ended_before_kill']}"
+    assert case["returncode"] == -signal.SIGKILL
+    assert not case["finished_before_resume"], "killed before it finished"
+    killed_after = case["killed_after"]
+    epochs = int(KILL_CASES[network][KILL_CASES[network].index("--epochs") + 1])
+    assert 1 <= killed_after < epochs, f"killed after epoch {killed_after} of {epochs}: not mid-run"
+    resumed, uninterrupted = comparable(case["resumed_out"] / "metrics.json"), comparable(case["whole_out"] / "metrics.json")
     print(f"{network} ({impl}): killed after epoch {killed_after}/{epochs}; resumed {resumed['metric']} "
           f"{resumed['value']!r}, uninterrupted {uninterrupted['value']!r}")
     assert resumed["epochs_run"] == uninterrupted["epochs_run"] == epochs

@@ -18,7 +18,7 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     # the reshuffle between epochs is exercised by every other network.
     "gan": ["--epochs", "1"],
     "cgan": ["--epochs", "1"],
-    "wgan_gp": ["--epochs", "1"],
+    "wgan_gp": ["--epochs", "1", "--n-critic", "2"],  # every critic step draws its own z and eps: two show it
     # dbn: one epoch of each RBM and of both classifiers, a short sampling chain: every phase draws its numbers.
     "dbn": ["--epochs", "1", "--pretrain-epochs", "1", "--sample-steps", "5", "--hidden-units", "32,16"],
 }

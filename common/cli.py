@@ -127,10 +127,22 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         download=download,
         num_classes=num_classes,
         task="regression" if spec.family == "regression" else None,  # a .npz's y read as real values
+        sequence_length=getattr(config, "sequence_length", None),  # charlm: characters per window of real text
     )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"
+        )
+    if (spec.inputs == "pairs") != (data.info.kind == "pairs"):  # translation pairs: seq2seq's, and only its
+        raise data_module.DataError(
+            f"{spec.name} translates sequence pairs (dates, a .tsv file); {data.info.name} holds {data.info.kind} data"
+            if spec.inputs == "pairs" else f"{data.info.name} holds sequence pairs to translate: train seq2seq on it"
+        )
+    if (spec.family == "charlm") != (data.info.task == "next_character"):  # text as characters: charlm's, and only its
+        raise data_module.DataError(
+            f"charlm models text (reber, tiny_shakespeare or a .txt file); {data.info.name} holds {data.info.kind} data"
+            if spec.family == "charlm" else f"{data.info.name} is text for the character-level language model: "
+                                            f"train charlm on it"
         )
     if data.info.task == "regression" and spec.family not in REGRESSING_FAMILIES:
         raise data_module.DataError(

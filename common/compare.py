@@ -16,7 +16,8 @@ from common import cli, modules, registry, stats
 from common.configs import ConfigError
 from common.results import versions, write_json
 
-LOWER_IS_BETTER = {"mse", "rmse", "log_loss", "neg_elbo", "frechet_distance"}
+LOWER_IS_BETTER = {"mse", "rmse", "log_loss", "neg_elbo", "frechet_distance",
+                   "cross_entropy", "bits_per_character", "ce_over_optimum"}  # the last three: charlm's
 
 
 def compare(network, *, seeds=3, overrides=None, data_dir=None, download=False, num_classes=None, verbose=True):

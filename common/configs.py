@@ -359,6 +359,96 @@ class DBNConfig(TrainConfig):
             raise ConfigError(f"pretrain-learning-rate must be positive (and finite), got {self.pretrain_learning_rate}")
 
 
+# --- sequence to sequence (seq2seq) ---
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig(TrainConfig):
+    """LSTM encoder-decoder (Sutskever et al. 2014) with Luong dot-product attention (--no-attention: without).
+
+    Characters in, characters out: the encoder reads the source's ids, its final (h, c) starts
+    the decoder, which is trained with teacher forcing (it reads the target shifted right) and
+    decodes greedily (beam_width 1) or by beam search. keras_impl/seq2seq.py, tf_impl/seq2seq.py.
+    """
+
+    dataset: str = "dates"  # dates in many formats -> ISO (generated); or path/to/pairs.tsv (Anki/Tatoeba format)
+    # The default budget, the smallest found that clears the floor on every seed of both (dates with attention, exact
+    # match over the 1,000 test dates; `twinnets compare seq2seq --seeds 8 --epochs E --train-pairs N`): E x N = 6 x 2,000
+    # (192 steps): tf 0.926-0.988 (3 seeds); 5 x 3,000 (235 steps): Keras 0.925-1.000 (seed 1 under the floor); the same
+    # with --learning-rate-schedule cosine: Keras 0.904-0.953, tf 0.937-0.991; 6 x 3,000 (282 steps): Keras 0.974-1.000,
+    # tf 0.992-1.000. 10-14 s a run on 2 shared CPU cores, 3-5 s of it the first epoch (tracing both recurrences).
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-2  # 1e-2 needs about twice the epochs (12 epochs: 0.999 both, seed 0)
+    units: int = 64  # the encoder's and the decoder's LSTM width (the decoder starts from the encoder's final h, c)
+    embedding_dim: int = 16  # width of the learned character vectors, one table per side
+    attention: bool = True  # Luong dot-product attention over the encoder's outputs; --no-attention: none
+    beam_width: int = 1  # 1: greedy decoding; k > 1: beam search keeping k hypotheses (summed log-probabilities)
+    max_output_length: int = 64  # decoding stops at the end token, or after this many characters
+    train_pairs: int = 3000  # the first N pairs of the training split (keras-io's num_samples); 0: all of them
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.beam_width < 1:
+            raise ConfigError(f"beam-width must be at least 1 (1: greedy decoding), got {self.beam_width}")
+        for name in ("embedding_dim", "max_output_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.train_pairs < 0:
+            raise ConfigError(f"train-pairs must be >= 0 (0: every training pair), got {self.train_pairs}")
+
+
+# --- character-level language model (charlm) ---
+
+
+CELLS = ("lstm", "gru", "rnn")  # charlm's --cell: tf_impl/layers.py LSTMCell, GRUCell, SimpleRNNCell; keras.layers.*
+
+
+@dataclass(frozen=True)
+class CharLMConfig(TrainConfig):
+    """Character-level language model: an embedding, one or two recurrent layers returning sequences, a softmax
+    over the characters at every step, trained on next-character prediction. keras_impl/charlm.py, tf_impl/charlm.py.
+
+    The loss is the mean cross-entropy over the real (not padded) characters of a batch, on both sides.
+    """
+
+    dataset: str = "reber"  # embedded Reber strings (generated); or tiny_shakespeare (tfds), or path/to/file.txt
+    # Measured on reber (tf, seeds 0-3/0-5, test ce_over_optimum; `python -m common.twinnets compare charlm ...`):
+    # 32 units at a constant 1e-2 for 12 epochs: 1.016-1.035, and at 20 epochs still 1.011-1.025: at a constant
+    # rate the validation loss wanders +-2% from one epoch to the next, so where a run stops decides. 64 units at
+    # 2e-2: 1.013-1.032 (12 epochs); cosine from 2e-2 over 10 epochs: 1.017-1.033 (too little time at the high
+    # rate to learn the long dependency); over 14 epochs: 1.006-1.008 on all six seeds, ~6-7 s a run.
+    epochs: int = 14
+    batch_size: int = 32
+    learning_rate: float = 2e-2  # at the start: the cosine schedule takes it to 0 at the last step
+    learning_rate_schedule: str = "cosine"
+    cell: str = "lstm"  # lstm | gru | rnn: the recurrent cell of every layer
+    layers: int = 1  # recurrent layers, 1 or 2, each returning its whole sequence
+    units: int = 64  # width of every recurrent layer (32 units: acceptance 0.93-0.97 at temperature 1.0)
+    embedding_dim: int = 8  # width of the learned character vectors
+    sequence_length: int = 100  # real text only: characters per training window (each read from a fresh state)
+    # The acceptance metric's sampling temperature (reber): softmax(logits / temperature); 0.8, the temperature the
+    # issue's `twinnets generate` example uses. Measured with the defaults above (seeds 0-7, both sides): 1,000
+    # strings at 0.8, 0.994-0.999 (floor 0.98); 200 strings at 1.0, 0.965-0.99 (the model's own distribution keeps
+    # a little mass on wrong symbols, and a 20-symbol string gives it 20 chances).
+    temperature: float = 0.8
+    samples: int = 1000  # strings generated for the acceptance metric (reber), each from <start> B
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.layers not in (1, 2):
+            raise ConfigError(f"layers must be 1 or 2, got {self.layers}")
+        for name in ("embedding_dim", "samples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.sequence_length < 2:
+            raise ConfigError(f"sequence-length must be at least 2, got {self.sequence_length}")
+        if not 0.0 < self.temperature < float("inf"):  # NaN and inf too
+            raise ConfigError(f"temperature must be positive (and finite), got {self.temperature}")
+
+
 # --- transfer learning ---
 
 

@@ -591,3 +591,123 @@ def rbm_scores(x_test, x_train, kernel, hidden_bias, visible_bias):
         log_likelihood_independent_pixels=independent_pixels_log_likelihood(x_test, x_train),
     )
     return scored, method
+
+
+# --- sequence to sequence (seq2seq): decoded texts against references ---
+
+
+def edit_distance(reference, hypothesis):
+    """Levenshtein distance between two strings: the fewest insertions, deletions and substitutions."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, expected in enumerate(reference, start=1):
+        current = [i]
+        for j, produced in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (expected != produced)))
+        previous = current
+    return previous[-1]
+
+
+def exact_match(references, hypotheses):
+    """The share of hypotheses equal to their reference, character for character."""
+    _same_count(references, hypotheses)
+    return float(np.mean([r == h for r, h in zip(references, hypotheses)]))
+
+
+def character_error_rate(references, hypotheses):
+    """Corpus CER: the summed edit distances over the summed reference lengths (jiwer.cer's definition)."""
+    _same_count(references, hypotheses)
+    characters = sum(len(r) for r in references)
+    if characters == 0:
+        raise ValueError("the references hold no characters")
+    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / characters
+
+
+def corpus_bleu(references, hypotheses):
+    """Corpus BLEU (0-100) by sacrebleu, the standard implementation: its default 13a tokenisation, one reference."""
+    import sacrebleu
+
+    _same_count(references, hypotheses)
+    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+def translation(references, hypotheses, bleu=False):
+    """What a seq2seq run reports: exact_match, cer and, for sentences (bleu=True), corpus BLEU."""
+    scores = {"exact_match": exact_match(references, hypotheses), "cer": character_error_rate(references, hypotheses)}
+    if bleu:
+        scores["bleu"] = corpus_bleu(references, hypotheses)
+    return scores
+
+
+def _same_count(references, hypotheses):
+    if len(references) != len(hypotheses) or not len(references):
+        raise ValueError(f"{len(references)} references and {len(hypotheses)} hypotheses: need the same, non-zero count")
+
+
+# --- character-level language model (charlm): next-character cross-entropy, the grammar's optimum, acceptance ---
+
+
+def _log_softmax(logits):
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def next_character(logits, targets, pad=0):
+    """Cross-entropy of (N, T, V) logits against (N, T) next-character ids, over the real characters (targets != pad).
+
+    cross_entropy: the mean over every real character of the split, in nats; bits_per_character: the same in bits.
+    """
+    targets = np.asarray(targets)
+    log_probs = _log_softmax(logits)
+    if not np.all(np.isfinite(log_probs)):
+        raise FloatingPointError("the model's outputs contain NaN or infinite values")
+    real = targets != pad
+    if not real.any():
+        raise ValueError("no real characters to score")
+    picked = np.take_along_axis(log_probs, targets[..., None].astype(np.int64), axis=-1)[..., 0]  # (N, T)
+    cross_entropy = float(-picked[real].mean())
+    return {"cross_entropy": cross_entropy, "bits_per_character": cross_entropy / math.log(2)}
+
+
+def grammar_optimum(grammar, texts):
+    """The best possible cross-entropy (nats per character) on `texts`: the mean of -log p(next | prefix) under the
+    grammar over every character of every text and its end, the positions next_character scores."""
+    total, positions = 0.0, 0
+    for text in texts:
+        for index in range(len(text) + 1):
+            following = text[index] if index < len(text) else None  # None: the end of the string
+            total -= math.log(grammar.next_probabilities(text[:index])[following])
+            positions += 1
+    return total / positions
+
+
+def acceptance(grammar, texts):
+    """The share of `texts` (generated strings) that the grammar accepts as whole strings."""
+    if not len(texts):
+        raise ValueError("no generated strings to judge")
+    return float(np.mean([grammar.accepts(text) for text in texts]))
+
+
+def language_model_scores(data, logits, generated=None):
+    """What a charlm run reports: cross_entropy and bits_per_character on the test split; on a grammar's strings
+    also its optimum, ce_over_optimum (1.0: the best possible) and the acceptance of `generated` strings."""
+    scores = next_character(logits, data.y_test)
+    if data.grammar is not None:
+        optimum = grammar_optimum(data.grammar, data.texts_test)
+        scores.update(optimum=optimum, ce_over_optimum=scores["cross_entropy"] / optimum)
+        if generated is not None:
+            scores["acceptance"] = acceptance(data.grammar, generated)
+    return scores
+
+
+def reber_baselines(data):
+    """The registry's yardsticks for charlm on a grammar's test strings (nats per character, and over the optimum):
+    the optimum; a model that knows the grammar but forgets the second symbol (1/2 on each of T and P where it
+    comes back: log 2 more per string); character frequencies of the training strings (and their end)."""
+    optimum = grammar_optimum(data.grammar, data.texts_test)
+    positions = sum(len(text) + 1 for text in data.texts_test)
+    forgetting = optimum + len(data.texts_test) * math.log(2) / positions
+    counts = np.bincount(data.y_train[data.y_train != 0], minlength=data.vocabulary.size).astype(np.float64)
+    unigram = float(-np.log(counts[data.y_test[data.y_test != 0]] / counts.sum()).mean())
+    return {"optimum": optimum, "forgetting": forgetting, "forgetting_over_optimum": forgetting / optimum,
+            "unigram": unigram, "unigram_over_optimum": unigram / optimum}

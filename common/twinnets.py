@@ -1,4 +1,4 @@
-"""The `twinnets` command: list, train, compare, bench, prepare.
+"""The `twinnets` command: list, train, compare, bench, prepare, generate.
 
 Built on common/cli.py (flags, train_one, guarded), which knows nothing of these
 subcommands; compare and bench are imported only when they run.
@@ -65,6 +65,16 @@ def main(argv=None):
     prepare.add_argument("dataset", choices=data_module.TFDS)
     prepare.add_argument("--data-dir", default=None)
 
+    generate = commands.add_parser("generate", help="sample text from a charlm trained with --checkpoint-dir DIR")
+    generate.add_argument("network", choices=("charlm",))
+    generate.add_argument("--impl", choices=cli.IMPLS, required=True)
+    generate.add_argument("--checkpoint-dir", required=True, metavar="DIR",
+                          help="where `twinnets train charlm --impl IMPL --checkpoint-dir DIR` saved the model")
+    generate.add_argument("--temperature", type=float, default=1.0, help="softmax(logits / T): > 0 (default 1.0)")
+    generate.add_argument("--length", type=int, default=200, help="characters to generate at most (default 200)")
+    generate.add_argument("--prompt", default="", help="text the generated text continues (default: none)")
+    generate.add_argument("--seed", type=int, default=0, help="the sampling's random stream (default 0)")
+
     if spec is not None and argv and argv[0] in ("train", "compare"):
         cli.add_config_flags(train if argv[0] == "train" else compare, spec.config_class)
 
@@ -75,6 +85,12 @@ def main(argv=None):
         return cli.guarded(lambda: print(f"prepared {args.dataset} in {data_module.prepare(args.dataset, args.data_dir)}"))
     if args.command == "train":
         return cli.guarded(lambda: cli.train_one(registry.get(args.network).name, args.impl, args))
+    if args.command == "generate":
+        from common import charlm
+
+        return cli.guarded(lambda: print("\n".join(charlm.generate(
+            args.impl, args.checkpoint_dir, prompt=args.prompt, length=args.length, temperature=args.temperature,
+            seed=args.seed))))
     if args.command == "bench":
         from common import bench as bench_module
 

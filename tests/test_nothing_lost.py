@@ -323,6 +323,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "regression": "regressor",  # one real-valued output per example, standardised units (common.data)
     "dbn": "classifier",  # the fine-tuned classifier, the stack unrolled (its build: random weights)
     "rbm": "features",  # visible units (the flattened binary image) -> hidden probabilities
+    "charlm": "characters",  # character ids (batch, time) -> next-character logits (batch, time, vocabulary)
 }
 
 
@@ -342,6 +343,9 @@ def twin_models(network):
     elif kind == "regressor":
         shape = (10,)  # diabetes' features
         keras_model, tf_model = (module.build(config, shape, 1) for module in (keras_module, tf_module))
+    elif kind == "characters":
+        shape = (12,)  # 12 ids of reber's vocabulary of 10 (3 reserved ids, 7 symbols)
+        keras_model, tf_model = (module.build(config, shape, 10) for module in (keras_module, tf_module))
     elif kind == "features":
         shape = (64,)  # 8x8 digits, binarised and flattened (common/energy.py)
         keras_model, tf_model = (module.build(config, shape) for module in (keras_module, tf_module))
@@ -367,9 +371,13 @@ def test_both_exports_serve_the_same_outputs(tmp_path, network):
     from tf_impl import export as tf_export
 
     keras_model, tf_model, shape = twin_models(network)
-    keras_export.export(keras_model, str(tmp_path / "keras"), shape)
-    tf_export.export(tf_model, str(tmp_path / "tf"), shape)
+    dtype = "int32" if EXPORTED[network] == "characters" else "float32"
+    keras_export.export(keras_model, str(tmp_path / "keras"), shape, dtype)
+    tf_export.export(tf_model, str(tmp_path / "tf"), shape, dtype)
     x = np.random.default_rng(1).uniform(size=(5, *shape)).astype(np.float32)
+    if dtype == "int32":  # ids, some rows padded
+        x = np.random.default_rng(1).integers(1, 10, size=(5, *shape)).astype(np.int32)
+        x[0, 5:] = 0
     served = {}
     for impl in ("keras", "tf"):
         loaded = tf.saved_model.load(str(tmp_path / impl))

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2  # for sources that come as one pool (embedded)
-SOURCES = ("embedded", "tfds", "transfer")  # asked first, in this order; then tasks/*, then npz
+SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters")  # asked first, in this order; then tasks/*, then npz
 LAST_SOURCE = "npz"  # a path to a file: asked last, after every named source
 
 
@@ -43,7 +43,8 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class DataInfo:
     name: str
-    kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids
+    kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids;
+    # "pairs": source ids (N, T) -> target ids (N, T') (common/data/pairs.py: dates, .tsv sentence pairs)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int
@@ -121,10 +122,11 @@ class Options:
     download: bool = False  # tfds: may download an unprepared dataset
     num_classes: int = None  # classification: K, when some of the classes 0..K-1 never occur in the data
     task: str = None  # "regression": the network needs real-valued targets (a .npz's y is read as such)
+    sequence_length: int = None  # text for charlm: characters per training window (common/data/characters.py)
 
 
 def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None,
-         task=None):
+         task=None, sequence_length=None):
     """Load a dataset by name or path: the first source that matches it (see the module docstring).
 
     task="regression": the caller regresses (the regression network); data whose targets are
@@ -133,7 +135,8 @@ def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None,
     if num_classes is not None and num_classes < 2:
         raise DataError(f"--num-classes must be at least 2, got {num_classes}")
     options = Options(seed=seed, batch_size=batch_size, validation_fraction=validation_fraction,
-                      data_dir=data_dir, download=download, num_classes=num_classes, task=task)
+                      data_dir=data_dir, download=download, num_classes=num_classes, task=task,
+                      sequence_length=sequence_length)
     source = find_source(name)
     loaded = source.load(name, options)
     data = loaded if isinstance(loaded, Data) else assemble(name, loaded, options)

@@ -1,4 +1,4 @@
-"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images and `imdb_reviews` text.
+"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images, `imdb_reviews` text and `tiny_shakespeare` characters.
 
 Read from `--data-dir` (default ~/tensorflow_datasets). tfds is never asked to download
 implicitly (offline, its retries take minutes): an unprepared dataset fails at once and
@@ -12,7 +12,8 @@ from common.data.core import Arrays, DataError
 
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
 TEXT = ("imdb_reviews",)  # tokenised here into padded id sequences
-NAMES = IMAGES + TEXT
+CHARACTERS = ("tiny_shakespeare",)  # one text per split, cut into windows of characters (common/data/characters.py)
+NAMES = IMAGES + TEXT + CHARACTERS
 IMDB_VOCABULARY_SIZE = 10000  # ids: 0 padding, 1 out of vocabulary, 2.. the most frequent training words
 IMDB_LENGTH = 200  # tokens kept per review (the first ones); shorter reviews are padded with 0
 
@@ -22,6 +23,10 @@ def matches(name):
 
 
 def load(name, options):
+    if name in CHARACTERS:  # the train, validation and test texts as CharData, vocabulary from the training text
+        from common.data import characters
+
+        return characters.from_text(name, texts(name, options.data_dir, options.download), options)
     (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
     if name in TEXT:
         tokens_train = text.tokenize(x_train)
@@ -59,6 +64,26 @@ def splits(name, data_dir, download):
         batches = list(tfds.as_numpy(dataset.batch(4096)))
         arrays.append((np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])))
     return arrays
+
+
+def texts(name, data_dir, download):
+    """(train, validation, test) texts of a tfds dataset whose splits hold a `text` feature (each split's texts
+    joined); fails at once if not prepared."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download and not builder.is_prepared():
+        prepare(name, data_dir)
+    found = []
+    for split in ("train", "validation", "test"):
+        try:
+            dataset = builder.as_dataset(split=split)
+        except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
+            raise DataError(
+                f"tfds dataset {name!r} is not prepared in {builder.data_dir}; {hint(name, data_dir)}"
+            ) from None
+        found.append("".join(example["text"].decode("utf-8") for example in tfds.as_numpy(dataset)))
+    return tuple(found)
 
 
 def prepare(name, data_dir=None):

@@ -121,6 +121,22 @@ def train_from(module, start, config, data):
         module.build = build
 
 
+def pairs_file(tmp_path, lines, name="pairs.tsv", raw=None):
+    """A .tsv of sentence pairs (seq2seq's file format): `lines` written as UTF-8, or the bytes `raw`."""
+    path = tmp_path / name
+    path.write_bytes(raw if raw is not None else "".join(line + "\n" for line in lines).encode("utf-8"))
+    return str(path)
+
+
+def generated_pairs(count=60):
+    """Small words and their reversals, with an Anki-style attribution column: 'abc\\tcba\\tCC-BY ...'."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    words = ["".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 6))) for _ in range(count)]
+    return [f"{word} go\t{word[::-1]} va\tCC-BY 2.0 (France) #{index}" for index, word in enumerate(words)]
+
+
 def mean_metric(report, impl, name):
     """The mean over a compare report's runs of `impl` of one test metric."""
     import numpy as np

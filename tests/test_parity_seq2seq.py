@@ -12,7 +12,6 @@
    figure and translations of those same runs are checked here.
 Also: the dates split, the .tsv source, the metrics, bad input, checkpoints and TensorBoard.
 """
-import datetime
 import json
 
 import keras
@@ -24,7 +23,7 @@ from common import configs, decoding, evaluate, plots, registry, seq2seq, twinne
 from common import data as data_module
 from common.data.tasks import dates
 from common.vocabulary import Vocabulary
-from conftest import learning_group
+from conftest import generated_pairs, learning_group, pairs_file
 from keras_impl import seq2seq as keras_seq2seq
 from tf_impl import optim
 from tf_impl import seq2seq as tf_seq2seq
@@ -253,24 +252,6 @@ def test_learned_translations_and_attention_figure(learned, tmp_path):
 # --- the dates task ---
 
 
-def test_dates_split_keeps_test_dates_out_of_training():
-    texts = dates.dates_texts()
-    train_dates, test_dates, val_dates = (set(texts[split][1]) for split in ("train", "test", "val"))
-    assert not (train_dates & test_dates) and not (train_dates & val_dates) and not (val_dates & test_dates)
-    assert [len(texts[split][0]) for split in ("train", "val", "test")] == list(dates.DATES_SIZES)
-    for source, iso in zip(*texts["test"]):  # every source writes the date its ISO form says
-        day = datetime.date.fromisoformat(iso)
-        assert source in [write(day) for write in dates.FORMATS.values()]
-    training_pairs = list(zip(*texts["train"]))[:configs.Seq2SeqConfig().train_pairs]  # what the default trains on
-    for name, write in dates.FORMATS.items():  # every format in training
-        assert any(source == write(datetime.date.fromisoformat(iso)) for source, iso in training_pairs), name
-    assert dates.FORMATS["weekday day month year"](datetime.date(2026, 12, 4)) == "friday 4 december 2026"
-    assert dates.FORMATS["m/d/yy"](datetime.date(2026, 12, 4)) == "12/4/26"
-    data = data_module.load("dates")
-    assert data.x_train.shape[0] == dates.DATES_SIZES[0] and data.y_train.shape[1] == 11  # 10 characters + END
-    assert data.target_vocabulary.decode(data.y_test[0]) == texts["test"][1][0]
-
-
 def test_train_pairs_takes_the_first_pairs():
     from common import bench
 
@@ -299,29 +280,6 @@ def test_metrics():
 
 
 # --- the .tsv source and bad input ---
-
-
-def pairs_file(tmp_path, lines, name="pairs.tsv", raw=None):
-    path = tmp_path / name
-    path.write_bytes(raw if raw is not None else "".join(line + "\n" for line in lines).encode("utf-8"))
-    return str(path)
-
-
-def generated_pairs(count=60):
-    """Small words and their reversals, with an Anki-style attribution column: 'abc\\tcba\\tCC-BY ...'."""
-    rng = np.random.default_rng(3)
-    words = ["".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 6))) for _ in range(count)]
-    return [f"{word} go\t{word[::-1]} va\tCC-BY 2.0 (France) #{index}" for index, word in enumerate(words)]
-
-
-def test_tsv_pairs_load_and_split(tmp_path):
-    data = data_module.load(pairs_file(tmp_path, [""] + generated_pairs() + ["", "  "]), batch_size=8)
-    assert data.info.kind == "pairs" and data.bleu and data.info.name == "pairs.tsv"
-    assert (data.info.n_train, data.info.n_val, data.info.n_test) == (43, 5, 12)  # 60: 12 test, 10% of 48 val
-    sources = [s for split in data.texts.values() for s in split[0]]
-    assert len(set(sources)) == len(sources) or len(sources) == 60
-    assert all(s.endswith(" go") for s in sources) and all(t.endswith(" va") for t in data.texts["test"][1])
-    assert data.source_vocabulary.decode(data.x_test[0]) == data.texts["test"][0][0]
 
 
 BAD_PAIRS = {  # case: (file contents as bytes, a piece of the one-line message)

@@ -78,17 +78,34 @@ _LEARNED = {}
 SUITE_EPOCHS = {
     "wgan_gp": 5,  # default 10. Frechet distance Keras 3.88-4.41, tf 2.93-4.44 (10 epochs: 1.4-4.2); floor 10
     "gru": 15,  # default 30. Accuracy Keras 0.964-0.975, tf 0.967-0.978 (30 epochs, 8 seeds: 0.978 / 0.973); floor 0.95
+    "vae": 25,  # default 40. -ELBO Keras 24.75-24.88, tf 24.72-24.86 (40 epochs, 8 seeds: 24.60 / 24.62); floor 25.5
+    "autoencoder": 25,  # default 40. MSE Keras 0.0199-0.0205, tf 0.0195-0.0212 (40 epochs: 0.0185 / 0.0182); floor 0.025
     # default 14 (its cosine over 10). ce_over_optimum Keras 1.0097-1.0114, tf 1.0092-1.0137 (14 epochs, 8 seeds:
     # 1.0062-1.0087); acceptance (1,000 strings at 0.8) 0.988-0.997 (14: 0.994-0.999); floors 1.03 and 0.98
     "charlm": 10,
 }
 
 
-def learn(network, seeds=3, **overrides):
-    """`twinnets compare` of `network` over seeds 0..seeds-1, trained once per worker and shared
-    (for SUITE_EPOCHS[network] epochs unless the overrides say otherwise)."""
+# Seeds of each level-4 run: three where the outcome is in doubt, two where the README's report (python -m
+# common.report, seeds 0-7) has every seed of both sides far past the floor, at least five standard deviations of
+# its spread, so that a third seed adds a check that cannot be close (the floor and tolerance stay the same):
+# charlm 44 sd, seq2seq 5.5 (Keras) and 17 (tf), autoencoder 21, vae 12, wgan_gp 11 (its 5 suite epochs: 2.9-4.4
+# against 10). Issue 19 sets charlm's and seq2seq's floors "over >= 2 seeds". Not rbm (its scikit-learn
+# comparison shares the runs), nor transfer, gan and the rest (< 5 sd, or a tolerance the observed difference
+# comes within 3 standard errors of).
+SUITE_SEEDS = {"charlm": 2, "seq2seq": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2}
+
+
+def seeds_of(network):
+    return SUITE_SEEDS.get(network, 3)
+
+
+def learn(network, seeds=None, **overrides):
+    """`twinnets compare` of `network` over seeds 0..seeds-1 (default: seeds_of(network)), trained once per worker
+    and shared (for SUITE_EPOCHS[network] epochs unless the overrides say otherwise)."""
     from common import compare
 
+    seeds = seeds_of(network) if seeds is None else seeds
     if network in SUITE_EPOCHS:
         overrides = {"epochs": SUITE_EPOCHS[network], **overrides}
     key = (network, seeds, tuple(sorted(overrides.items())))

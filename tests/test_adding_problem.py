@@ -5,8 +5,8 @@ Each of T steps carries (value, marker); the target is the sum of the two marked
 documented T = common.data.ADDING_LENGTH (30) and the budget ADDING below (~8 s a run
 on one CPU core; the table against T is in common/data/tasks/adding.py):
 
-- lstm and gru reach test MSE < 0.01 in both implementations for seeds 0, 1, 2, and their
-  mean MSEs agree (parity level 4 on this task). Measured: lstm keras 0.0016 ± 0.0004,
+- lstm and gru reach test MSE < 0.01 in both implementations (the suite checks seeds 0 and 1),
+  and their mean MSEs agree (parity level 4 on this task). Measured (seeds 0-2): lstm keras 0.0016 ± 0.0004,
   tf 0.0013 ± 0.0003; gru keras 0.0003 ± 0.0002, tf 0.0002 ± 0.0001. The slowest of them
   (lstm keras, seed 1) is below 0.01 from the fourth epoch (validation MSE 0.0041, then 0.0017);
 - the simple RNN, same budget, stays far above (median of seeds 0-2 above 0.1; no seed
@@ -21,7 +21,7 @@ from common.data import ADDING_LENGTH
 # 5 epochs: every seed of both gated networks is below 0.01 from the fourth (measured above).
 ADDING = {"dataset": f"adding:{ADDING_LENGTH}", "units": (32,), "epochs": 5, "learning_rate": 1e-2, "batch_size": 64}
 SOLVED = 0.01  # test MSE: 1/16 of the baseline's
-TOLERANCE = 0.005  # largest allowed |mean_keras - mean_tf| of the test MSE over 3 seeds
+TOLERANCE = 0.005  # largest allowed |mean_keras - mean_tf| of the test MSE over GATED_SEEDS seeds
 FAR_ABOVE = 0.1  # ten times SOLVED
 
 
@@ -32,10 +32,15 @@ def seeded():
     keras.utils.set_random_seed(0)
 
 
+# Seeds 0 and 1 for the gated networks: every seed of 0-2 measured (above) is 20 or more standard deviations below
+# SOLVED, the rule of conftest.SUITE_SEEDS; three for the simple RNN, whose check is a median.
+GATED_SEEDS = 2
+
+
 @pytest.mark.learning
 @pytest.mark.parametrize("network", ["lstm", "gru"])
 def test_gated_networks_solve_the_adding_problem_and_agree(network):
-    report = compare.compare(network, seeds=3, overrides=ADDING, verbose=False)
+    report = compare.compare(network, seeds=GATED_SEEDS, overrides=ADDING, verbose=False)
     means = {}
     for impl, summary in report["impls"].items():
         values = [run["metric"] for run in summary["runs"]]

@@ -8,7 +8,7 @@
    losses and weights (1e-4).
    Decoding: from transplanted weights, greedy decoding, beam search and sampling with an
    injected random stream give identical ids on both sides (common/decoding.py, each side's step).
-4. Learning: tests/test_learning.py (dates, seeds 0-2, exact match floor 0.95); the attention
+4. Learning: tests/test_learning.py (dates, seeds 0-1: conftest.SUITE_SEEDS; exact match floor 0.95); the attention
    figure and translations of those same runs are checked here.
 Also: the dates split, the .tsv source, the metrics, bad input, checkpoints and TensorBoard.
 """
@@ -230,8 +230,8 @@ def test_beam_search_finds_a_higher_score_than_greedy():
 @pytest.mark.learning
 @learning_group("seq2seq")
 def test_learned_translations_and_attention_figure(learned, tmp_path):
-    """The seeds-0-2 runs of test_learning: the figure `twinnets compare seq2seq` draws, from seed 0 of each side."""
-    report = learned("seq2seq", seeds=3)
+    """The level-4 runs of test_learning: the figure `twinnets compare seq2seq` draws, from seed 0 of each side."""
+    report = learned("seq2seq")
     figures = report["figures"]
     for impl in ("keras", "tf"):
         for source, reference, output in figures[impl]["translations"]:

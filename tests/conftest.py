@@ -1,12 +1,15 @@
 """What every test shares: quiet TensorFlow, the CLI runner, the trained runs, and how the suite spreads over cores.
 
 The suite runs on every core (`-n auto`, pytest-xdist, in pyproject.toml). Each worker
-gives TensorFlow one intra-op thread, so two workers on two cores do not fight over them.
-Most steps here are small and dispatch-bound, where a second process buys more than a
-second thread (measured: 977 s serial, 587 s on two workers; compute-bound tests such as
-the adding problem gain little). Tests spread one by one (`--dist loadgroup`), except
-groups: a module whose module-scoped fixture trains a model keeps its tests on one worker
-(`pytestmark = ...xdist_group(...)`), so the model is trained once; the learning tests
+gives TensorFlow one intra-op thread and one inter-op thread (and the processes it starts
+inherit both), so two workers on two cores do not fight over them. Most steps here are
+small and dispatch-bound, where a second process buys more than a second thread
+(measured: 977 s serial, 587 s on two workers; compute-bound tests such as the adding
+problem gain little). The inter-op pool's default, a thread per core, cost the suite 13%:
+759 s against 660 s, the same tree, one after the other on a quiet machine (2026-12-05).
+Tests spread one by one (`--dist loadgroup`), except groups: a module whose module-scoped
+fixture trains a model keeps its tests on one worker (`pytestmark = ...xdist_group(...)`),
+so the model is trained once; the learning tests
 are grouped per network (`learning_group`), so that the networks' trainings spread over
 the workers while every test of one network shares its runs (`learned`). Groups need
 pytest < 9.2 (pyproject.toml says why).
@@ -19,7 +22,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # read by TensorFlow at start; subprocesses inherit it
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # read by TensorFlow at start; subprocesses inherit them
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import common  # noqa: E402,F401  (imports TensorFlow quietly before anything else)
 
@@ -27,6 +31,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
+    tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["TF_NUM_INTEROP_THREADS"]))
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

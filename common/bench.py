@@ -129,6 +129,8 @@ def bench_config(spec, epochs, **fields):
 def examples_per_epoch(spec, config, data):
     if spec.name == "transfer":  # the few-shot target set the fine-tuning epochs pass over
         return min(config.examples_per_class * data.info.num_classes, data.info.n_train)
+    if spec.family == "seq2seq":  # the first train_pairs of the training split (common/seq2seq.py prepare; 0: all)
+        return min(config.train_pairs or data.info.n_train, data.info.n_train)
     return data.info.n_train
 
 

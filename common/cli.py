@@ -133,6 +133,11 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"
         )
+    if (spec.inputs == "pairs") != (data.info.kind == "pairs"):  # translation pairs: seq2seq's, and only its
+        raise data_module.DataError(
+            f"{spec.name} translates sequence pairs (dates, a .tsv file); {data.info.name} holds {data.info.kind} data"
+            if spec.inputs == "pairs" else f"{data.info.name} holds sequence pairs to translate: train seq2seq on it"
+        )
     if (spec.family == "charlm") != (data.info.task == "next_character"):  # text as characters: charlm's, and only its
         raise data_module.DataError(
             f"charlm models text (reber, tiny_shakespeare or a .txt file); {data.info.name} holds {data.info.kind} data"

@@ -359,6 +359,45 @@ class DBNConfig(TrainConfig):
             raise ConfigError(f"pretrain-learning-rate must be positive (and finite), got {self.pretrain_learning_rate}")
 
 
+# --- sequence to sequence (seq2seq) ---
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig(TrainConfig):
+    """LSTM encoder-decoder (Sutskever et al. 2014) with Luong dot-product attention (--no-attention: without).
+
+    Characters in, characters out: the encoder reads the source's ids, its final (h, c) starts
+    the decoder, which is trained with teacher forcing (it reads the target shifted right) and
+    decodes greedily (beam_width 1) or by beam search. keras_impl/seq2seq.py, tf_impl/seq2seq.py.
+    """
+
+    dataset: str = "dates"  # dates in many formats -> ISO (generated); or path/to/pairs.tsv (Anki/Tatoeba format)
+    # The default budget, the smallest found that clears the floor on every seed of both (dates with attention, exact
+    # match over the 1,000 test dates; `twinnets compare seq2seq --seeds 8 --epochs E --train-pairs N`): E x N = 6 x 2,000
+    # (192 steps): tf 0.926-0.988 (3 seeds); 5 x 3,000 (235 steps): Keras 0.925-1.000 (seed 1 under the floor); the same
+    # with --learning-rate-schedule cosine: Keras 0.904-0.953, tf 0.937-0.991; 6 x 3,000 (282 steps): Keras 0.974-1.000,
+    # tf 0.992-1.000. 10-14 s a run on 2 shared CPU cores, 3-5 s of it the first epoch (tracing both recurrences).
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-2  # 1e-2 needs about twice the epochs (12 epochs: 0.999 both, seed 0)
+    units: int = 64  # the encoder's and the decoder's LSTM width (the decoder starts from the encoder's final h, c)
+    embedding_dim: int = 16  # width of the learned character vectors, one table per side
+    attention: bool = True  # Luong dot-product attention over the encoder's outputs; --no-attention: none
+    beam_width: int = 1  # 1: greedy decoding; k > 1: beam search keeping k hypotheses (summed log-probabilities)
+    max_output_length: int = 64  # decoding stops at the end token, or after this many characters
+    train_pairs: int = 3000  # the first N pairs of the training split (keras-io's num_samples); 0: all of them
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.beam_width < 1:
+            raise ConfigError(f"beam-width must be at least 1 (1: greedy decoding), got {self.beam_width}")
+        for name in ("embedding_dim", "max_output_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.train_pairs < 0:
+            raise ConfigError(f"train-pairs must be >= 0 (0: every training pair), got {self.train_pairs}")
+
+
 # --- character-level language model (charlm) ---
 
 

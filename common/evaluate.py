@@ -593,6 +593,56 @@ def rbm_scores(x_test, x_train, kernel, hidden_bias, visible_bias):
     return scored, method
 
 
+# --- sequence to sequence (seq2seq): decoded texts against references ---
+
+
+def edit_distance(reference, hypothesis):
+    """Levenshtein distance between two strings: the fewest insertions, deletions and substitutions."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, expected in enumerate(reference, start=1):
+        current = [i]
+        for j, produced in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (expected != produced)))
+        previous = current
+    return previous[-1]
+
+
+def exact_match(references, hypotheses):
+    """The share of hypotheses equal to their reference, character for character."""
+    _same_count(references, hypotheses)
+    return float(np.mean([r == h for r, h in zip(references, hypotheses)]))
+
+
+def character_error_rate(references, hypotheses):
+    """Corpus CER: the summed edit distances over the summed reference lengths (jiwer.cer's definition)."""
+    _same_count(references, hypotheses)
+    characters = sum(len(r) for r in references)
+    if characters == 0:
+        raise ValueError("the references hold no characters")
+    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / characters
+
+
+def corpus_bleu(references, hypotheses):
+    """Corpus BLEU (0-100) by sacrebleu, the standard implementation: its default 13a tokenisation, one reference."""
+    import sacrebleu
+
+    _same_count(references, hypotheses)
+    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+def translation(references, hypotheses, bleu=False):
+    """What a seq2seq run reports: exact_match, cer and, for sentences (bleu=True), corpus BLEU."""
+    scores = {"exact_match": exact_match(references, hypotheses), "cer": character_error_rate(references, hypotheses)}
+    if bleu:
+        scores["bleu"] = corpus_bleu(references, hypotheses)
+    return scores
+
+
+def _same_count(references, hypotheses):
+    if len(references) != len(hypotheses) or not len(references):
+        raise ValueError(f"{len(references)} references and {len(hypotheses)} hypotheses: need the same, non-zero count")
+
+
 # --- character-level language model (charlm): next-character cross-entropy, the grammar's optimum, acceptance ---
 
 

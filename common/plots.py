@@ -122,8 +122,12 @@ def latent_space(codes_by_impl, labels, path, title):
 
 
 def generative_figures(report, figures, plot_path):
-    """The sample grid (<plot>-samples.png) and, for encoders, the latent view (<plot>-latent.png)."""
+    """The sample grid (<plot>-samples.png) and, for encoders, the latent view (<plot>-latent.png);
+    for seq2seq, the attention weights of two test pairs instead (<plot>-attention.png)."""
     stem = os.path.splitext(plot_path)[0]
+    if any("translations" in arrays for arrays in figures.values()):  # seq2seq (common/seq2seq.py scored_result)
+        with_attention = {impl: arrays["attention"] for impl, arrays in figures.items() if "attention" in arrays}
+        return [attention_maps(report, with_attention, f"{stem}-attention.png")] if with_attention else []
     paths = [sample_grids(report, figures, f"{stem}-samples.png")]
     latent = {impl: arrays["latent_2d"] for impl, arrays in figures.items() if "latent_2d" in arrays}
     if latent:
@@ -131,6 +135,33 @@ def generative_figures(report, figures, plot_path):
         title = f"{report['network']} on {report['dataset']}: test codes, 2-D view (seed 0)"
         paths.append(latent_space(latent, labels, f"{stem}-latent.png", title))
     return paths
+
+
+def attention_maps(report, attention, path):
+    """Attention weights of the same test pairs, Keras next to tf_impl: one row per pair, one column per side.
+
+    attention: {impl: [{"source": text, "output": text, "weights": (output characters + 1, source characters)}]}
+    (common/seq2seq.py): row t is what the decoder read while writing output character t (the last row: END).
+    """
+    impls = list(attention)
+    pairs = max(len(examples) for examples in attention.values())
+    figure, axes = plt.subplots(pairs, len(impls), figsize=(5.2 * len(impls), 3.6 * pairs), squeeze=False)
+    for column, impl in enumerate(impls):
+        for row, example in enumerate(attention[impl]):
+            axis, weights = axes[row][column], np.asarray(example["weights"])
+            axis.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+            axis.set_xticks(range(len(example["source"])))
+            axis.set_xticklabels(list(example["source"]), fontsize=7)
+            axis.set_yticks(range(len(example["output"]) + 1))
+            axis.set_yticklabels(list(example["output"]) + ["<end>"], fontsize=7)
+            axis.set_title(f"{impl}: {example['source']!r} -> {example['output']!r}", fontsize=8, color=COLORS.get(impl))
+            axis.set_xlabel("source character read", fontsize=7)
+    figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): attention weights, Keras vs raw TensorFlow")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 # --- throughput (twinnets bench) ---

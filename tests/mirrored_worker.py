@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common import data as data_module  # noqa: E402
-from common import energy, registry  # noqa: E402
+from common import energy, registry, seq2seq  # noqa: E402
 from tf_impl import optim, supervised  # noqa: E402
 
 GLOBAL_BATCH, STEPS, UNEVEN = 64, 10, 11
@@ -46,6 +46,8 @@ def tf_module(network):
 
 
 def build(module, network, config, data):
+    if registry.get(network).family == "seq2seq":  # the two vocabularies: source characters, target characters
+        return module.build(config, data.info.vocabulary_size, data.info.num_classes)
     if registry.get(network).family in ("generative", "energy"):
         return module.build(config, data.info.input_shape)
     return module.build(config, data.info.input_shape, data.info.num_classes)
@@ -93,6 +95,11 @@ def tf_steps(network, strategy, initial, batches, config, data):
             step = step or module.make_train_step(model, optimizers[0], config.k, config.persistent, strategy,
                                                   images_spec(strategy, x))
             losses.append(float(step(images, tf.constant(noise))[0]["loss"]))
+        elif network == "seq2seq":  # (source ids, target ids); the mean over the global batch's target characters
+            pipeline = distributed(strategy, x, y)
+            (batch,) = iter(pipeline)
+            step = step or module.make_train_step(model, optimizers[0], strategy, pipeline.element_spec)
+            losses.append(float(step(*batch)[0]))
         elif network == "autoencoder":
             (images,) = iter(distributed(strategy, x))
             step = step or module.make_train_step(model, optimizers[0], images_spec(strategy, x), strategy)
@@ -130,6 +137,8 @@ def keras_steps(network, strategy, initial, batches, config, data):
         target = tuple(np.concatenate(parts) for parts in zip(*[noise for _, _, noise in batches]))
     if network == "cgan":  # the labels are an input: x = (images, labels), y = the injected z
         x = (x, np.concatenate([y for _, y, _ in batches]))
+    if network == "seq2seq":  # teacher forcing: x = (source ids, decoder input ids), y = the target ids
+        x = (x, seq2seq.decoder_inputs(target).numpy())
     pipeline = tf.data.Dataset.from_tensor_slices((x, target)).batch(GLOBAL_BATCH)  # the same global batches
     fitted = model.fit(pipeline, epochs=1, verbose=0, shuffle=False)
     return fitted.history["loss"], model.get_weights()
@@ -151,7 +160,7 @@ def global_batches(network, data, config, sizes):
             noise = (rng.standard_normal((size, config.n_critic, latent)).astype(np.float32),
                      rng.uniform(size=(size, config.n_critic)).astype(np.float32), noise)
         batches.append((np.take(data.x_train, window, axis=0, mode="wrap"),
-                        np.take(data.y_train, window, axis=0, mode="wrap"), noise))  # charlm: y (N, T)
+                        np.take(data.y_train, window, axis=0, mode="wrap"), noise))  # seq2seq: y (N, T)
     return batches
 
 

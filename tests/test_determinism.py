@@ -21,6 +21,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "wgan_gp": ["--epochs", "1", "--n-critic", "2"],  # every critic step draws its own z and eps: two show it
     # dbn: one epoch of each RBM and of both classifiers, a short sampling chain: every phase draws its numbers.
     "dbn": ["--epochs", "1", "--pretrain-epochs", "1", "--sample-steps", "5", "--hidden-units", "32,16"],
+    # seq2seq: two epochs (the reshuffle), a small model on few pairs; greedy decoding of every test date.
+    "seq2seq": ["--epochs", "2", "--train-pairs", "256", "--units", "16", "--max-output-length", "12"],
     # charlm: two epochs (the reshuffle), a small model; its acceptance samples draw the injected uniforms.
     "charlm": ["--epochs", "2", "--units", "16", "--samples", "50"],
 }

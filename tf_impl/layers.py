@@ -320,18 +320,23 @@ class Recurrent(Layer):
     `zero_output_for_mask` (what keras.layers.Bidirectional asks of its layers when they
     return sequences). go_backwards reads the sequence from its end and returns the
     outputs in reading order, as Keras does.
-    Returns (batch, time, units) with return_sequences, else the last output (batch, units).
+    Returns (batch, time, units) with return_sequences, else the last output (batch, units);
+    with return_state, (that, *final state) as Keras's return_state=True: an LSTM's h and c, the
+    state of each row's last real step. initial_state: a state tuple to start from (Keras's
+    initial_state=[h, c]: an encoder's final state handed to a decoder), else zeros.
     """
 
-    def __init__(self, cell, return_sequences=False, go_backwards=False, zero_output_for_mask=False, name=None):
+    def __init__(self, cell, return_sequences=False, go_backwards=False, zero_output_for_mask=False,
+                 return_state=False, name=None):
         super().__init__(name=name)
         self.cell = cell
         self.return_sequences = return_sequences
+        self.return_state = return_state
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
         self.trainable_weights = list(cell.trainable_weights)
 
-    def __call__(self, x, mask=None, training=False):
+    def __call__(self, x, mask=None, training=False, initial_state=None):
         x = tf.cast(x, self.cell.compute_dtype)  # as Keras's Layer.__call__ casts a float input (autocast)
         x = tf.transpose(x, [1, 0, 2])  # (batch, time, features) -> (time, batch, features)
         if mask is None:
@@ -347,7 +352,7 @@ class Recurrent(Layer):
         steps, batch = tf.shape(x)[0], tf.shape(x)[1]
         inputs = tf.TensorArray(x.dtype, size=steps).unstack(x)  # read per step; its gradient is per step too
         masks = tf.TensorArray(tf.bool, size=steps).unstack(mask)
-        state = self.cell.initial_state(batch)
+        state = self.cell.initial_state(batch) if initial_state is None else tuple(initial_state)
         no_output = tf.zeros_like(state[0])
 
         def step(time, outputs, *state):
@@ -358,11 +363,13 @@ class Recurrent(Layer):
             return (time + 1, outputs.write(time, output), *state)
 
         outputs = tf.TensorArray(state[0].dtype, size=steps)
-        _, outputs, *_ = tf.while_loop(lambda time, *_: time < steps, step, (0, outputs, *state))
+        _, outputs, *state = tf.while_loop(lambda time, *_: time < steps, step, (0, outputs, *state))
         outputs = outputs.stack()  # (time, batch, units): the output of every step
-        if not self.return_sequences:
-            return outputs[-1]
-        return tf.transpose(outputs, [1, 0, 2])  # (time, batch, units) -> (batch, time, units)
+        if self.return_sequences:
+            outputs = tf.transpose(outputs, [1, 0, 2])  # (time, batch, units) -> (batch, time, units)
+        else:
+            outputs = outputs[-1]
+        return (outputs, *state) if self.return_state else outputs
 
 
 class Bidirectional(Layer):

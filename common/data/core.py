@@ -32,7 +32,7 @@ import tensorflow as tf
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2  # for sources that come as one pool (embedded)
-SOURCES = ("embedded", "tfds", "transfer", "characters")  # asked first, in this order; then tasks/*, then npz
+SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters")  # asked first, in this order; then tasks/*, then npz
 LAST_SOURCE = "npz"  # a path to a file: asked last, after every named source
 
 
@@ -43,7 +43,8 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class DataInfo:
     name: str
-    kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids
+    kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids;
+    # "pairs": source ids (N, T) -> target ids (N, T') (common/data/pairs.py: dates, .tsv sentence pairs)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int

@@ -229,8 +229,9 @@ def pytest_collection_modifyitems(config, items):
 # summary below adds up each test's duration under the network its id names (test_learning[cnn],
 # ...[cnn-adam], transfer's own file), so a network that outgrows its share shows at the end of every
 # run. (At 17 networks the suite took 694-717 s; at 18, after the cuts of SUITE_SEEDS and SUITE_EPOCHS, 757 and
-# 760 s in two clean runs on 2026-12-05, over the 720: no network can be added before the shared per-network runs,
-# mirrored and determinism, which trace every network's training several times, are cut down.)
+# 760 s in two clean runs on 2026-12-05; one inter-op thread per process (above) took the same tree to 660 s; at 19
+# (seq2seq), 723 s in a clean run: at the 720, so the next network needs a cut first. The shared per-network runs,
+# mirrored and determinism, trace every network's training several times: about 7 core-seconds a network each.)
 BUDGET_PER_NETWORK = 2 * 720 / 25
 _SECONDS = {}
 

@@ -49,6 +49,18 @@ def cli():
     return run_cli
 
 
+def run_main(capsys, argv):
+    """`twinnets ARGV` in this process (common.twinnets.main): (exit code, stdout, stderr)."""
+    from common import twinnets
+
+    try:
+        code = twinnets.main(argv)
+    except SystemExit as exit_:  # argparse errors
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture
 def module_main(capsys):
     """`python -m MODULE ARGV` in this process (no interpreter and TensorFlow start-up): (exit code, stdout, stderr).

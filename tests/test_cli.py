@@ -11,17 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from common import twinnets
-
-
-def run_main(capsys, argv):
-    """twinnets.main in-process: (exit code, stdout, stderr)."""
-    try:
-        code = twinnets.main(argv)
-    except SystemExit as exit_:  # argparse errors
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from conftest import run_main
 
 
 def test_module_runs_and_writes_metrics(cli, tmp_path):

@@ -22,20 +22,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import twinnets as cli_module
 from common import registry
-from conftest import REPO
+from conftest import REPO, run_main
 
 TIMING = ("epoch_seconds", "train_traces", "train_seconds", "samples_per_second", "versions")
-
-
-def run_main(capsys, argv):
-    try:
-        code = cli_module.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def comparable(metrics_path):

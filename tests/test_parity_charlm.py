@@ -28,7 +28,7 @@ from common import data as data_module
 from common import twinnets
 from common.data.tasks import reber
 from common.vocabulary import Vocabulary
-from conftest import learning_group
+from conftest import learning_group, run_main
 from keras_impl import charlm as keras_charlm
 from keras_impl import supervised as keras_supervised
 from tf_impl import charlm as tf_charlm
@@ -268,15 +268,6 @@ def test_a_short_training_on_text_reports_bits_per_character(capsys, tmp_path):
 
 
 # --- train --checkpoint-dir, resume, TensorBoard, generate ---
-
-
-def run_main(capsys, argv):
-    try:
-        code = twinnets.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 TRAINED = pytest.mark.xdist_group("charlm-trained")  # the tests of the module's `trained` fixture: one worker trains

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import configs, energy, twinnets
+from common import configs, energy
 from common import data as data_module
 from common import dbn as shared
 from keras_impl import dbn as keras_dbn
@@ -26,7 +26,7 @@ from tf_impl import dbn as tf_dbn
 from tf_impl import optim, supervised
 from tf_impl import rbm as tf_rbm
 
-from conftest import assert_classifiers_agree, learning_group, mean_metric
+from conftest import assert_classifiers_agree, learning_group, mean_metric, run_main
 
 SHAPE, CLASSES, VISIBLE = (8, 8, 1), 10, 64
 
@@ -228,15 +228,6 @@ def test_pretraining_feeds_each_rbm_the_hidden_probabilities_of_the_one_below(di
 
 
 # --- bad input, resume, tfds ---
-
-
-def run_main(capsys, argv):
-    try:
-        code = twinnets.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 TINY = ["--hidden-units", "16,8", "--pretrain-epochs", "1", "--epochs", "1", "--sample-steps", "2", "--quiet"]

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import configs, decoding, evaluate, plots, registry, seq2seq, twinnets
+from common import configs, decoding, evaluate, plots, registry, seq2seq
 from common import data as data_module
 from common.data.tasks import dates
 from common.vocabulary import Vocabulary
-from conftest import generated_pairs, learning_group, pairs_file
+from conftest import generated_pairs, learning_group, pairs_file, run_main
 from keras_impl import seq2seq as keras_seq2seq
 from tf_impl import optim
 from tf_impl import seq2seq as tf_seq2seq
@@ -290,15 +290,6 @@ BAD_PAIRS = {  # case: (file contents as bytes, a piece of the one-line message)
     "an empty target": (b"go\tva\nhi\t\n", "line 2: an empty target"),
     "too few pairs": (b"go\tva\nhi\tsalut\n", "too few to split"),
 }
-
-
-def run_main(capsys, argv):
-    try:
-        code = twinnets.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_refused(capsys, tmp_path, argv, message):

@@ -311,9 +311,12 @@ def resumable_fit(model, pipeline, *, epochs, callbacks, stats, verbose, checkpo
     if tensorboard_dir is not None:  # after StopOnDivergence: a diverged epoch is not written
         callbacks = list(callbacks) + [keras.callbacks.TensorBoard(log_dir=tensorboard_dir, write_graph=False)]
     progress = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+    optimizers = optimizers or [(model.optimizer, model.trainable_variables)]
+    for optimizer, variables in optimizers:  # before fit: built inside the first trace, Keras would trace it twice
+        if not optimizer.built:
+            optimizer.build(variables)
     checkpoint, initial_epoch = None, 0
     if checkpoint_dir is not None:
-        optimizers = optimizers or [(model.optimizer, model.trainable_variables)]
         checkpoint = Checkpoints(checkpoint_dir, fingerprint, optimizers, stats, early_stopping)
         initial_epoch = checkpoint.restore(model, pipeline)
         if checkpoint.stopped:  # early stopping had ended the run

@@ -6,8 +6,9 @@ and tolerance, asked of less training).
 
 This runs `twinnets compare` itself (common.compare), so the report a user sees is the
 one tested here; the runs are shared (conftest.learned) with the other learning tests of
-the same network (the transfer claims in test_parity_transfer.py). The same runs show that neither implementation retraces its compiled
-training function after the first epoch (history["train_traces"], recorded per epoch).
+the same network (the transfer claims in test_parity_transfer.py). The same runs show that neither implementation
+traces its compiled training function more than once (history["train_traces"], recorded per epoch): tf_impl's is one
+tf.function, Keras fit's two (the loop over the iterator and the step), each traced once, in the first epoch.
 """
 import pytest
 
@@ -24,10 +25,11 @@ def test_level4_both_learn_and_agree(network, learned):
         values = [run["metric"] for run in summary["runs"]]
         assert len(values) == seeds_of(network)
         assert summary["clears_floor"], f"{impl}: {spec.metric} {values} does not clear the floor {spec.floor}"
+    once = {"keras": 2, "tf": 1}  # an optimizer built inside the first trace makes Keras trace its step twice
     for impl, summary in report["impls"].items():
         for run in summary["runs"]:
             traces = run["history"]["train_traces"]
-            assert traces[0] >= 1 and traces == [traces[0]] * len(traces), f"{impl} seed {run['seed']} retraced: {traces}"
+            assert traces == [once[impl]] * len(traces), f"{impl} seed {run['seed']} retraced: {traces}"
     assert report["parity"]["passed"], (
         f"mean {spec.metric} differs by {report['parity']['difference']:+.4f} > {spec.tolerance}"
     )

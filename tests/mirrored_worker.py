@@ -130,6 +130,8 @@ def keras_steps(network, strategy, initial, batches, config, data):
         model.set_weights(initial)
         if network == "transfer":
             module.set_phase(model, config, "fine_tuning")
+        if model.optimizer is not None and not model.optimizer.built:  # as resumable_fit does: one trace, not two
+            model.optimizer.build(model.trainable_variables)
     x = np.concatenate([x for x, _, _ in batches])
     target = np.concatenate([{"vae": noise, "gan": noise, "cgan": noise, "autoencoder": x, "rbm": noise}.get(network, y)
                              for x, y, noise in batches])

@@ -128,7 +128,16 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         num_classes=num_classes,
         task="regression" if spec.family == "regression" else None,  # a .npz's y read as real values
         sequence_length=getattr(config, "sequence_length", None),  # charlm: characters per window of real text
+        window=getattr(config, "window", None),  # the forecaster: past values in, values out, a CSV's column
+        horizon=getattr(config, "horizon", None),
+        column=getattr(config, "column", None),
     )
+    if (spec.family == "forecaster") != (data.info.task == "forecast"):  # a series' windows: the forecaster's only
+        raise data_module.DataError(
+            f"forecaster forecasts a time series (mackey_glass, sine, a .csv file with --column NAME); "
+            f"{data.info.name} holds {data.info.kind} data" if spec.family == "forecaster"
+            else f"{data.info.name} is a time series to forecast: train forecaster on it"
+        )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"
@@ -170,7 +179,9 @@ def train_one(network, impl, args):
     module = modules.network_module(network, impl)
     if not args.quiet:
         print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
-              f"{data.info.n_test} test examples of shape {data.info.input_shape}, {data.info.num_classes} classes")
+              f"{data.info.n_test} test examples of shape {data.info.input_shape}, "
+              + (f"{data.info.num_classes} values forecast" if data.info.task == "forecast"
+                 else f"{data.info.num_classes} classes"))
     if not args.quiet:
         print(f"training on {where}")
     if args.deterministic:

@@ -451,6 +451,39 @@ class CharLMConfig(TrainConfig):
             raise ConfigError(f"temperature must be positive (and finite), got {self.temperature}")
 
 
+# --- time-series forecasting (forecaster) ---
+
+
+@dataclass(frozen=True)
+class ForecasterConfig(TrainConfig):
+    """LSTM over a window of past values -> the next `horizon` values at once (direct multi-output)."""
+
+    dataset: str = "mackey_glass"  # mackey_glass | sine | path/to/file.csv (with --column NAME)
+    # Chosen by `twinnets compare forecaster --seeds 8` on one thread (rmse_over_persistence, worst of seeds 0-7,
+    # Keras / tf): window 24, 5 epochs 0.231 / 0.198; 8 epochs 0.139 / 0.105; window 16, 8 epochs 0.106 / 0.120;
+    # 6 epochs 0.131 / 0.130 (~1.7 s of training a run); window 12, 8 epochs 0.228 / 0.215. Floor: 0.333.
+    epochs: int = 6
+    learning_rate: float = 1e-2
+    window: int = 16  # past values the LSTM reads (a third of Mackey-Glass's ~50-step cycle)
+    horizon: int = 10  # H: values forecast at once, one output each
+    units: tuple[int, ...] = (32,)  # one LSTM layer per entry (one or two), stacked; the last returns its final output
+    column: str = ""  # a CSV dataset's column to forecast (header name); the rows are time steps, in order
+    period: int = 0  # the season in steps, for the seasonal-naive baseline of a CSV series (0: none; sine knows its own)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("window", "horizon"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 1 <= len(self.units) <= 2:
+            raise ConfigError(f"units must name one or two LSTM layers, got {len(self.units)}: "
+                              f"{','.join(map(str, self.units))}")
+        if self.period < 0:
+            raise ConfigError(f"period must be >= 0 (0: no season), got {self.period}")
+        if self.column and not self.dataset.endswith(".csv"):
+            raise ConfigError(f"column names a column of a CSV dataset; {self.dataset!r} is not a .csv file")
+
+
 # --- transfer learning ---
 
 

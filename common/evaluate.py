@@ -90,6 +90,43 @@ def regression_scores(data, predictions):
     return scores
 
 
+def forecasting(y_true, predictions, windows, period=0):
+    """Scores of H-step forecasts, in the series' own units, beside the naive forecasts (common/data/series.py).
+
+    y_true, predictions: (N, H) the next H values and their forecasts; windows: (N, window) the past values
+    each forecast was made from. Per horizon step h = 1..H: rmse_h<h> (over the N windows) and nrmse_h<h>;
+    overall: rmse (over all N * H values) and nrmse = rmse / std of the test targets (np.std of all N * H
+    values of y_true: the RMSE of always forecasting their mean; 1.0 is no better than that). Baselines:
+    persistence (the window's last value repeated H times), persistence_rmse and persistence_rmse_h<h>; and,
+    where a period P is given and P <= window, the seasonal-naive forecast (the value P steps before, or
+    kP steps before for h > P: the last seen season repeated), seasonal_naive_rmse. The headline:
+    rmse_over_persistence = rmse / persistence_rmse (below 1 beats persistence; 1/3 is three times lower).
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    predictions = np.asarray(predictions, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.float64).reshape(len(y_true), -1)  # (N, window, 1) -> (N, window)
+    if not np.all(np.isfinite(predictions)):
+        raise FloatingPointError("the model's outputs contain NaN or infinite values")
+    horizon, window = y_true.shape[1], windows.shape[1]
+    scale = float(np.std(y_true))
+    per_step = lambda forecast: np.sqrt(np.mean((forecast - y_true) ** 2, axis=0))  # noqa: E731  (H,)
+    overall = lambda forecast: float(np.sqrt(np.mean((forecast - y_true) ** 2)))  # noqa: E731
+    persistence = np.repeat(windows[:, -1:], horizon, axis=1)  # (N, 1) -> (N, H)
+    scores = {"rmse_over_persistence": overall(predictions) / overall(persistence), "rmse": overall(predictions),
+              "nrmse": overall(predictions) / scale, "persistence_rmse": overall(persistence),
+              "persistence_nrmse": overall(persistence) / scale}
+    if period and period <= window:
+        steps = np.arange(1, horizon + 1)
+        back = window + steps - 1 - period * np.ceil(steps / period).astype(int)  # index into the window, per step
+        seasonal = windows[:, back]  # (N, H)
+        scores.update(seasonal_naive_rmse=overall(seasonal), rmse_over_seasonal_naive=overall(predictions) / overall(seasonal))
+    for step, (model_rmse, naive_rmse) in enumerate(zip(per_step(predictions), per_step(persistence)), start=1):
+        scores[f"rmse_h{step}"] = float(model_rmse)
+        scores[f"nrmse_h{step}"] = float(model_rmse) / scale
+        scores[f"persistence_rmse_h{step}"] = float(naive_rmse)
+    return scores
+
+
 SPARSE_BELOW = 1e-3  # a weight with |w| below this counts as zero in weight_sparsity
 
 

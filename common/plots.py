@@ -123,8 +123,12 @@ def latent_space(codes_by_impl, labels, path, title):
 
 def generative_figures(report, figures, plot_path):
     """The sample grid (<plot>-samples.png) and, for encoders, the latent view (<plot>-latent.png);
-    for seq2seq, the attention weights of two test pairs instead (<plot>-attention.png)."""
+    for seq2seq, the attention weights of two test pairs instead (<plot>-attention.png); for the forecaster, the
+    test series with both sides' forecasts (<plot>-forecast.png)."""
     stem = os.path.splitext(plot_path)[0]
+    if any("forecast" in arrays for arrays in figures.values()):  # the forecaster (common/forecasting.py)
+        return [forecast_overlay(report, {impl: arrays["forecast"] for impl, arrays in figures.items()},
+                                 f"{stem}-forecast.png")]
     if any("translations" in arrays for arrays in figures.values()):  # seq2seq (common/seq2seq.py scored_result)
         with_attention = {impl: arrays["attention"] for impl, arrays in figures.items() if "attention" in arrays}
         return [attention_maps(report, with_attention, f"{stem}-attention.png")] if with_attention else []
@@ -157,6 +161,37 @@ def attention_maps(report, attention, path):
             axis.set_title(f"{impl}: {example['source']!r} -> {example['output']!r}", fontsize=8, color=COLORS.get(impl))
             axis.set_xlabel("source character read", fontsize=7)
     figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): attention weights, Keras vs raw TensorFlow")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def forecast_overlay(report, curves, path):
+    """The test series with both implementations' forecasts overlaid (seed 0).
+
+    curves: {impl: {"series": the test part, "start": the index of its first forecast value, "forecast": values}}
+    (common/forecasting.py figure_curve): consecutive H-step forecasts laid end to end. Below, the error of each.
+    """
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    series = np.asarray(next(iter(curves.values()))["series"])
+    top.plot(np.arange(len(series)), series, color="black", linewidth=1.6, label="test series")
+    for impl, curve in curves.items():
+        forecast = np.asarray(curve["forecast"])
+        steps = curve["start"] + np.arange(len(forecast))
+        top.plot(steps, forecast, color=COLORS.get(impl), linewidth=1.0, alpha=0.85, linestyle="--",
+                 label=f"{impl} forecast")
+        bottom.plot(steps, forecast - series[steps], color=COLORS.get(impl), linewidth=0.9, label=impl)
+    horizon = report["config"].get("horizon")
+    top.set_title(f"{report['network']} on {report['dataset']} (seed 0): test series and H = {horizon} forecasts "
+                  f"(one every {horizon} steps, laid end to end), Keras vs raw TensorFlow", fontsize=9)
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.axhline(0.0, color="black", linewidth=0.6)
+    bottom.set_ylabel("forecast - series", fontsize=8)
+    bottom.set_xlabel("test step")
+    bottom.grid(alpha=0.3)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110)

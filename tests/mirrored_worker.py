@@ -50,6 +50,8 @@ def build(module, network, config, data):
         return module.build(config, data.info.vocabulary_size, data.info.num_classes)
     if registry.get(network).family in ("generative", "energy"):
         return module.build(config, data.info.input_shape)
+    if registry.get(network).family == "forecaster":  # windows of config.window values -> config.horizon values
+        return module.build(config)
     return module.build(config, data.info.input_shape, data.info.num_classes)
 
 
@@ -108,7 +110,8 @@ def tf_steps(network, strategy, initial, batches, config, data):
             pipeline = distributed(strategy, x, y)
             (batch,) = iter(pipeline)
             make_step = getattr(module, "make_train_step", supervised.make_train_step)  # backprop: its own, by hand
-            step = step or make_step(model, optimizers[0], strategy, pipeline.element_spec, data.info.task)
+            task = "regression" if data.info.task == "forecast" else data.info.task  # forecaster: squared error, H outputs
+            step = step or make_step(model, optimizers[0], strategy, pipeline.element_spec, task)
             losses.append(float(step(*batch)[0]))
     return losses, model.get_weights()
 

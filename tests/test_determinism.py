@@ -25,6 +25,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "seq2seq": ["--epochs", "2", "--train-pairs", "256", "--units", "16", "--max-output-length", "12"],
     # charlm: two epochs (the reshuffle), a small model; its acceptance samples draw the injected uniforms.
     "charlm": ["--epochs", "2", "--units", "16", "--samples", "50"],
+    # forecaster: two epochs (the reshuffle), a small LSTM; every test window forecast and scored.
+    "forecaster": ["--epochs", "2", "--units", "8"],
 }
 
 

@@ -314,6 +314,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "dbn": "classifier",  # the fine-tuned classifier, the stack unrolled (its build: random weights)
     "rbm": "features",  # visible units (the flattened binary image) -> hidden probabilities
     "charlm": "characters",  # character ids (batch, time) -> next-character logits (batch, time, vocabulary)
+    "forecaster": "forecast",  # windows in the series' units (batch, window, 1) -> forecasts in them (batch, H)
 }
 
 
@@ -336,6 +337,9 @@ def twin_models(network):
     elif kind == "characters":
         shape = (12,)  # 12 ids of reber's vocabulary of 10 (3 reserved ids, 7 symbols)
         keras_model, tf_model = (module.build(config, shape, 10) for module in (keras_module, tf_module))
+    elif kind == "forecast":
+        shape = (config.window, 1)
+        keras_model, tf_model = (module.build(config) for module in (keras_module, tf_module))
     elif kind == "features":
         shape = (64,)  # 8x8 digits, binarised and flattened (common/energy.py)
         keras_model, tf_model = (module.build(config, shape) for module in (keras_module, tf_module))
@@ -352,6 +356,8 @@ def twin_models(network):
     noisy = [w + np.random.default_rng(index).normal(0, 0.05, w.shape).astype(w.dtype) for index, w in enumerate(weights)]
     keras_model.set_weights(noisy)  # not the initial values: moving statistics and biases away from 0 and 1
     tf_model.set_weights(noisy)
+    if kind == "forecast":  # the trained model's wrapper: normalised with a series' mean and std, and back
+        keras_model, tf_model = keras_module.Forecast(keras_model, 0.9, 0.2), tf_module.Forecast(tf_model, 0.9, 0.2)
     return keras_model, tf_model, shape
 
 

@@ -37,8 +37,9 @@ def cross_entropy(logits, labels):
 
 
 def squared_error(outputs, targets):
-    """Per-example loss of a regressor, keras.losses.MeanSquaredError before its batch mean."""
-    targets = tf.cast(tf.reshape(targets, [-1, 1]), outputs.dtype)  # (N,) -> (N, 1): no (N, N) broadcast
+    """Per-example loss of a regressor, keras.losses.MeanSquaredError before its batch mean (over the outputs:
+    one, or the forecaster's H)."""
+    targets = tf.cast(tf.reshape(targets, [-1, outputs.shape[-1]]), outputs.dtype)  # (N,) -> (N, 1): no (N, N) broadcast
     return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
 
 

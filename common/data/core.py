@@ -32,7 +32,7 @@ import tensorflow as tf
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2  # for sources that come as one pool (embedded)
-SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters")  # asked first, in this order; then tasks/*, then npz
+SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters", "series")  # asked first, in this order; then tasks/*, then npz
 LAST_SOURCE = "npz"  # a path to a file: asked last, after every named source
 
 
@@ -51,6 +51,7 @@ class DataInfo:
     n_val: int
     n_test: int
     task: str = "classification"  # or "regression": float targets, num_classes 1 (one real-valued output)
+    #      or "forecast": windows of a series (N, window, 1) -> its next H values (N, H), num_classes H (series.py)
     vocabulary_size: int = 0  # "tokens": ids 0 (padding), 1 (out of vocabulary), 2 .. vocabulary_size - 1
     # Regression targets standardised on training statistics (Arrays.standardise_targets): the y arrays
     # hold (y - target_mean) / target_std; common.evaluate scores in the original units. 0 and 1: as given.
@@ -123,10 +124,14 @@ class Options:
     num_classes: int = None  # classification: K, when some of the classes 0..K-1 never occur in the data
     task: str = None  # "regression": the network needs real-valued targets (a .npz's y is read as such)
     sequence_length: int = None  # text for charlm: characters per training window (common/data/characters.py)
+    # Series for the forecaster (common/data/series.py): past values per window, values forecast, a CSV's column
+    window: int = None
+    horizon: int = None
+    column: str = None
 
 
 def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None,
-         task=None, sequence_length=None):
+         task=None, sequence_length=None, window=None, horizon=None, column=None):
     """Load a dataset by name or path: the first source that matches it (see the module docstring).
 
     task="regression": the caller regresses (the regression network); data whose targets are
@@ -136,7 +141,7 @@ def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None,
         raise DataError(f"--num-classes must be at least 2, got {num_classes}")
     options = Options(seed=seed, batch_size=batch_size, validation_fraction=validation_fraction,
                       data_dir=data_dir, download=download, num_classes=num_classes, task=task,
-                      sequence_length=sequence_length)
+                      sequence_length=sequence_length, window=window, horizon=horizon, column=column)
     source = find_source(name)
     loaded = source.load(name, options)
     data = loaded if isinstance(loaded, Data) else assemble(name, loaded, options)

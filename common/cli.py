@@ -208,8 +208,8 @@ def verdict(spec, result):
         return f"test {result.metric} {result.value:.4f}: no floor is set for {where}, so no verdict"
     side = ">=" if spec.higher_is_better else "<="
     if result.below_floor:
-        return f"BELOW THE FLOOR: test {result.metric} {result.value:.4f} misses {side} {result.floor} set for {where}"
-    return f"clears the floor: test {result.metric} {result.value:.4f} {side} {result.floor} set for {where}"
+        return f"BELOW THE FLOOR: test {result.metric} {result.value:.4f} misses {side} {result.floor:g} set for {where}"
+    return f"clears the floor: test {result.metric} {result.value:.4f} {side} {result.floor:g} set for {where}"
 
 
 def make_deterministic(seed):

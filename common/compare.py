@@ -92,7 +92,7 @@ def table(report):
     lines = [
         f"{report['network']} on {report['dataset']}: {metric} "
         f"({'higher' if report['higher_is_better'] else 'lower'} is better) over {report['seeds']} seed(s), "
-        + (f"floor {report['floor']}" if report["floor"] is not None
+        + (f"floor {report['floor']:g}" if report["floor"] is not None
            else f"no floor set for this metric on {report['dataset']}")
         + (f", tolerance {report['tolerance']}" if report["tolerance"] is not None else ", no tolerance for this metric"),
         f"{'impl':6s} {metric + ' (mean ± std)':>26s} {'final loss':>10s} {'train s':>8s} {'samples/s':>10s} {'floor':>6s}",

@@ -57,7 +57,7 @@ METRIC_NAMES = {"r2": "R²", "neg_elbo": "−ELBO (nats)", "frechet_distance": "
 def row(report, spec):
     """One line of the README table from a compare report."""
     direction = "≥" if report["higher_is_better"] else "≤"
-    floor = "-" if report["floor"] is None else f"{direction} {report['floor']}"
+    floor = "-" if report["floor"] is None else f"{direction} {report['floor']:g}"
     cells = [f"`{spec.name}`", WHAT.get(spec.name, spec.title), DATA_NAMES.get(report["dataset"], report["dataset"]),
              METRIC_NAMES.get(report["metric"], report["metric"]), floor]
     speeds = []

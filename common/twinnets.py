@@ -15,7 +15,7 @@ def _list(_args):
     rows = [("network", "default data", "metric", "floor", "tolerance", "title")]
     for spec in registry.NETWORKS.values():
         direction = ">=" if spec.higher_is_better else "<="
-        rows.append((spec.name, spec.default_dataset, spec.metric, f"{direction} {spec.floor}", f"{spec.tolerance}", spec.title))
+        rows.append((spec.name, spec.default_dataset, spec.metric, f"{direction} {spec.floor:g}", f"{spec.tolerance:g}", spec.title))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import configs, evaluate, forecasting, plots, registry, twinnets
+from common import configs, evaluate, forecasting, plots, registry
 from common import data as data_module
-from conftest import learning_group
+from conftest import learning_group, run_main
 from keras_impl import forecaster as keras_forecaster
 from tf_impl import optim, supervised
 from tf_impl import forecaster as tf_forecaster
@@ -249,12 +249,6 @@ def test_floor_and_tolerance_mean_what_they_say():
 
 
 # --- bad input, checkpoints and TensorBoard ---
-
-
-def run_main(capsys, argv):
-    code = twinnets.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def csv_file(tmp_path, text, name="series.csv"):

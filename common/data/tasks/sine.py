@@ -1,6 +1,6 @@
 """A noisy sine with a linear trend, generated: the forecaster's second task, `sine`.
 
-    s_t = 0.01 t + sin(2 pi t / PERIOD) + noise_t,   noise_t ~ N(0, NOISE^2) from the fixed SINE_SEED
+    s_t = TREND t + sin(2 pi t / PERIOD) + noise_t,   noise_t ~ N(0, NOISE^2) from the fixed SINE_SEED
 
 Its period is known (PERIOD steps), so common.evaluate also scores the seasonal-naive
 forecast (the value one period earlier) beside persistence. The trend lifts the test part

@@ -178,8 +178,9 @@ def mean_metric(report, impl, name):
     return float(np.mean([run["metrics"][name] for run in report["impls"][impl]["runs"]]))
 
 
-def assert_classifiers_agree(keras_model, tf_model, x, y):
-    """Parity level 2 for a classifier after a transplant: logits, loss and every gradient (each non-zero) to 1e-5."""
+def assert_twins_agree(keras_model, tf_model, x, y, task="classification"):
+    """Parity level 2 after a transplant: outputs (a classifier's logits), loss and every gradient (each non-zero)
+    to 1e-5. task="regression": a regressor's, by squared error (the forecaster: its H outputs)."""
     import numpy as np
     import tensorflow as tf
 
@@ -194,7 +195,7 @@ def assert_classifiers_agree(keras_model, tf_model, x, y):
         keras_loss = keras_model.compute_loss(x=x, y=y, y_pred=keras_model(x, training=False), training=False)
     keras_grads = tape.gradient(keras_loss, keras_model.trainable_weights)
     with tf.GradientTape() as tape:
-        tf_loss = supervised.loss_fn(tf_model, x, y, training=False)
+        tf_loss = supervised.loss_fn(tf_model, x, y, training=False, task=task)
     tf_grads = tape.gradient(tf_loss, tf_model.trainable_weights)
 
     np.testing.assert_allclose(float(tf_loss), float(keras_loss), atol=1e-5, rtol=1e-5)

@@ -17,7 +17,7 @@ from common import data as data_module
 from common import registry
 from tf_impl import optim, supervised
 
-from conftest import assert_classifiers_agree
+from conftest import assert_twins_agree
 
 CLASSIFIERS = [name for name, spec in registry.NETWORKS.items() if spec.family == "classifier"]
 
@@ -100,7 +100,7 @@ def test_level2_outputs_loss_and_gradients_after_transplant(network, input_shape
         x = rng.uniform(size=(16, *input_shape)).astype(np.float32)
         y = rng.integers(0, num_classes, size=16).astype(np.int32)
 
-    assert_classifiers_agree(keras_model, tf_model, x, y)
+    assert_twins_agree(keras_model, tf_model, x, y)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

@@ -26,7 +26,7 @@ from tf_impl import dbn as tf_dbn
 from tf_impl import optim, supervised
 from tf_impl import rbm as tf_rbm
 
-from conftest import assert_classifiers_agree, learning_group, mean_metric, run_main
+from conftest import assert_twins_agree, learning_group, mean_metric, run_main
 
 SHAPE, CLASSES, VISIBLE = (8, 8, 1), 10, 64
 
@@ -128,7 +128,7 @@ def test_level2_outputs_loss_and_gradients_of_the_classifier(digits):
     config = configs.DBNConfig()
     keras_model, tf_model = twin_classifiers(config)
     x, y = digits.x_train[:64], digits.y_train[:64]
-    assert len(assert_classifiers_agree(keras_model, tf_model, x, y)) == 6  # two hidden layers and the logits
+    assert len(assert_twins_agree(keras_model, tf_model, x, y)) == 6  # two hidden layers and the logits
 
 
 def test_level2_the_generative_pass_gives_the_same_samples():

@@ -245,7 +245,7 @@ def pytest_collection_modifyitems(config, items):
 # 760 s in two clean runs on 2026-12-05; one inter-op thread per process (above) took the same tree to 660 s; at 19
 # (seq2seq), 723 s in a clean run; at 20 (forecaster), after Keras's training step was traced once instead of twice
 # (keras_impl/supervised.py resumable_fit), 679 s. The shared per-network runs, mirrored and determinism, trace every
-# network's training several times: about 7 and 5 core-seconds a network.)
+# network's training several times: about 6-7 core-seconds a network each.)
 BUDGET_PER_NETWORK = 2 * 720 / 25
 _SECONDS = {}
 

@@ -14,6 +14,7 @@ writes nothing.
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -194,7 +195,8 @@ def train_one(network, impl, args):
     result.floor = spec.floor_for(data.info.name, result.metric)
     result.below_floor = None if result.floor is None else not spec.clears(result.value, result.floor)
     path = result.write(out_dir)
-    others = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items() if name != result.metric)
+    others = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items()  # per horizon step: metrics.json
+                       if name != result.metric and not re.search(r"_h\d+$", name))
     print(f"{network} ({impl}): test {result.metric} {result.value:.4f}" + (f" ({others})" if others else "")
           + f", {result.epochs_run} epochs in {result.train_seconds:.1f}s ({result.samples_per_second:,.0f} samples/s)")
     print(f"wrote {path}; {verdict(spec, result)}")

@@ -202,6 +202,27 @@ class LSTMConfig(RecurrentConfig):
 class GRUConfig(RecurrentConfig):
     """GRU: the RecurrentConfig defaults."""
 
+
+GESTURE_CELLS = ("lstm", "gru")  # gesture: keras.layers.LSTM / GRU, tf_impl.layers.LSTMCell / GRUCell
+
+
+@dataclass(frozen=True)
+class GestureConfig(RecurrentConfig):
+    """gesture: the recurrent classifier (Masking -> LSTM/GRU -> Dense) on motion-sensor traces of varying length."""
+
+    dataset: str = "gestures"  # 6 generated gestures, 30-80 steps of 3 axes, zero-padded to 80 (common/data/tasks)
+    cell: str = "gru"  # gru | lstm: the recurrent layer of every entry of units
+    epochs: int = 8
+    learning_rate: float = 1e-2
+    batch_size: int = 64
+    units: tuple[int, ...] = (32,)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.cell not in GESTURE_CELLS:
+            raise ConfigError(f"cell must be one of {', '.join(GESTURE_CELLS)}, got {self.cell!r}")
+
+
 # --- generative networks (autoencoder, vae, gan) ---
 
 

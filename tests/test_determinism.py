@@ -27,6 +27,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "charlm": ["--epochs", "2", "--units", "16", "--samples", "50"],
     # forecaster: two epochs (the reshuffle), a small LSTM; every test window forecast and scored.
     "forecaster": ["--epochs", "2", "--units", "8"],
+    # gesture: two epochs (the reshuffle), a small GRU over the padded traces; every test trace scored.
+    "gesture": ["--epochs", "2", "--units", "8"],
 }
 
 

@@ -315,6 +315,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "rbm": "features",  # visible units (the flattened binary image) -> hidden probabilities
     "charlm": "characters",  # character ids (batch, time) -> next-character logits (batch, time, vocabulary)
     "forecaster": "forecast",  # windows in the series' units (batch, window, 1) -> forecasts in them (batch, H)
+    "gesture": "recurrent",  # the recurrent classifier (its default GRU), padded traces read as sequences
 }
 
 

@@ -25,7 +25,7 @@ from tf_impl import layers, optim, supervised
 PENALISED = [name for name, spec in registry.NETWORKS.items()
              if {"l1", "l2"} <= {field.name for field in dataclasses.fields(spec.config_class)}]
 CLASSIFIERS = [name for name in PENALISED if registry.get(name).family == "classifier"]
-RECURRENT = [name for name in PENALISED if registry.get(name).family == "recurrent"]
+RECURRENT = [name for name in PENALISED if registry.get(name).family in ("recurrent", "gesture")]  # gesture: its stack
 # levels 2 and 3 with L1 + L2 (elastic net): tests/test_parity_regression.py (FUNCTION_CASES, test_level3_*)
 REGRESSION = [name for name in PENALISED if registry.get(name).family == "regression"]
 

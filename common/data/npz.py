@@ -6,6 +6,10 @@ when every class occurs; otherwise --num-classes K, checked in core.class_count)
 For a regression (options.task "regression": the regression network) y holds real values
 of shape (N,) or (N, 1), any numeric dtype, finite; core standardises them on training
 statistics and common.evaluate scores in their own units.
+Sequences of varying length (the gesture network's real data): x_<split> padded traces (N, T_max, F) and
+lengths_<split> (N,) integers, the real steps of each, 1..T_max, for every split: the steps after each length
+are set to 0.0 (padding, which the recurrent networks mask), and a real step that is all zeros is refused
+(the mask would read it as padding).
 Everything that makes an array unusable is refused here with the file and array named.
 """
 import os
@@ -39,10 +43,14 @@ def load(path, options):
         raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     splits = ["train", "val", "test"] if "x_val" in arrays else ["train", "test"]
     regression = options.task == "regression"
+    sequences = any(key.startswith("lengths_") for key in arrays)  # padded traces with their lengths
     xs = {}
     ys = {}
     for split in splits:
-        xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"], regression)
+        if sequences:
+            xs[split], ys[split] = check_sequences(path, split, arrays, regression)
+        else:
+            xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"], regression)
     for split in splits[1:] if not regression else []:  # classes: one training never shows cannot be learned
         unseen = np.setdiff1d(ys[split], ys["train"])
         if len(unseen):
@@ -51,7 +59,7 @@ def load(path, options):
     shapes = {x.shape[1:] for x in xs.values()}
     if len(shapes) > 1:
         raise DataError(f"{path}: examples have different shapes across splits: {sorted(shapes)}")
-    kind = "table" if xs["train"].ndim == 2 else "image"
+    kind = "sequence" if sequences else "table" if xs["train"].ndim == 2 else "image"
     if kind == "image" and np.issubdtype(arrays["x_train"].dtype, np.integer):
         xs = {split: x / 255.0 for split, x in xs.items()}  # 8-bit pixels -> [0, 1]
     task = {"task": "regression", "standardise_targets": True} if regression else {}
@@ -104,3 +112,32 @@ def regression_targets(path, split, y, examples):
     if not np.all(np.isfinite(y)):
         raise DataError(f"{where} contains NaN or infinite values")
     return y.astype(np.float64)
+
+
+def check_sequences(path, split, arrays, regression=False):
+    """(x, y) of one split of padded sequences: x (N, T_max, F) float64, zeroed after each of lengths_<split>."""
+    x, key = arrays[f"x_{split}"], f"lengths_{split}"
+    if key not in arrays:
+        raise DataError(f"{path}: has lengths arrays but no {key}: give every split's sequence lengths "
+                        f"(x_{split} holds padded sequences of shape (N, T_max, features))")
+    if x.ndim != 3:
+        raise DataError(f"{path}: x_{split} has shape {x.shape}: sequences with lengths are (N, T_max, features)")
+    flat, y = check_split(path, split, x.reshape(len(x), -1), arrays[f"y_{split}"], regression)  # dtypes, labels
+    x = flat.reshape(x.shape)
+    lengths = np.asarray(arrays[key])
+    if lengths.ndim != 1 or len(lengths) != len(x):
+        raise DataError(f"{path}: {key} has shape {lengths.shape} but x_{split} holds {len(x)} sequences: "
+                        f"one length per sequence, shape ({len(x)},)")
+    if not np.issubdtype(lengths.dtype, np.integer):
+        raise DataError(f"{path}: {key} must hold integer step counts, got dtype {lengths.dtype}")
+    bad = np.flatnonzero((lengths < 1) | (lengths > x.shape[1]))
+    if len(bad):
+        raise DataError(f"{path}: {key}[{bad[0]}] is {int(lengths[bad[0]])}: a length must be 1..{x.shape[1]} "
+                        f"(at least one real step, at most the padded time axis of x_{split})")
+    real = np.arange(x.shape[1])[np.newaxis, :] < lengths[:, np.newaxis]  # (N, T_max): True on real steps
+    empty = real & np.all(x == 0.0, axis=-1)
+    if np.any(empty):
+        n, t = np.argwhere(empty)[0]
+        raise DataError(f"{path}: x_{split}[{n}] has an all-zero step at {t}, inside its length {int(lengths[n])}: "
+                        f"a step of zeros is padding to the mask; shift or rescale the features")
+    return np.where(real[..., np.newaxis], x, 0.0), y

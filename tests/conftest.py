@@ -110,9 +110,12 @@ SUITE_EPOCHS = {
 # 11 / 12 (its 5 suite epochs: 2.9-4.4 against 10). Issue 19 sets charlm's and seq2seq's floors "over >= 2 seeds".
 # Not rbm (its scikit-learn comparison shares the runs), nor transfer, gan and the rest (< 5 sd, or a tolerance the
 # observed difference comes within 3 standard errors of, at two seeds).
+# seq2seq is back at three: on an Intel Sapphire Rapids machine (its rounding differs) Keras's seeds 0 and 1 ended
+# at 0.968 and 0.989, seeds 0-7 0.9935 +- 0.0103 (tf 0.9990 +- 0.0016, equivalent vs 0.02), 4.2 sd above the floor,
+# and the two suite seeds' mean difference, -0.021, failed the 0.02 check in a clean CI run; seeds 0-2: -0.014.
 # gesture: (Keras / tf) 13 / 5.7 sd (`twinnets compare gesture --seeds 8`: 0.9927 +- 0.0033, 0.9898 +- 0.0070;
 # floor 0.95).
-SUITE_SEEDS = {"charlm": 2, "seq2seq": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2}
+SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2}
 
 
 def seeds_of(network):

@@ -630,8 +630,9 @@ def test_float16_steps_of_vae_and_gan_match_keras(network, scaling):
         # Keras's *compiled* VAE step rounds its float16 encoder gradients differently from its own eager
         # step (measured: 6e-3 of a gradient's scale at the first step in bfloat16, weights 1e-2 apart after
         # 20 float16 steps, having moved 4.2e-2), a rewrite of Keras's train-function graph; tf_impl's compiled
-        # step equals the eager one (traced unfused(): with the remapper, on a CPU with float16 arithmetic, not). So the reference is Keras's step run eagerly (measured against it: weights
-        # 1.7e-6 and 2.6e-6 apart after 20 steps, default and overflowing scaling).
+        # step equals the eager one (traced unfused(); with the remapper, on a CPU with float16 arithmetic, not).
+        # So the reference is Keras's step run eagerly (measured against it: weights 1.7e-6 and 2.6e-6 apart
+        # after 20 steps, default and overflowing scaling).
         keras_model.run_eagerly = True
         tf_optimizer.build(tf_model.trainable_weights)
         step = vae.make_train_step(tf_model, tf_optimizer, image_spec, config.latent_dim)

@@ -36,9 +36,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_cli(*args, cwd=None, timeout=300):
-    """Run a command as a user would (a fresh process); returns CompletedProcess with text output."""
-    env = dict(os.environ, PYTHONPATH=REPO)
+def run_cli(*args, cwd=None, timeout=300, env=None):
+    """Run a command as a user would (a fresh process); returns CompletedProcess with text output.
+    env: variables set for that process on top of this one's."""
+    env = dict(os.environ, PYTHONPATH=REPO, **(env or {}))
     return subprocess.run(
         [sys.executable, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )

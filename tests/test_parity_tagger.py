@@ -23,7 +23,7 @@ import tensorflow as tf
 from common import configs, registry, tagging
 from common import data as data_module
 from common.data.tasks import entities
-from conftest import learning_group, run_main
+from conftest import assert_twins_agree, learning_group, run_main
 from keras_impl import tagger as keras_tagger
 from tf_impl import optim
 from tf_impl import tagger as tf_tagger
@@ -98,22 +98,9 @@ def test_level2_mixed_length_batch_after_transplant(tagged):
     x, y = mixed_batch(tagged)
     lengths = (x != 0).sum(axis=1)
     assert len(set(lengths.tolist())) == len(x) and (x == 0).mean() > 0.2  # every length differs; much padding
-    keras_logits, tf_logits = keras_model(x, training=False), tf_model(x, training=False)
-    assert keras_logits.shape == tf_logits.shape == (*x.shape, tagged.info.num_classes)
-    np.testing.assert_allclose(tf_logits.numpy(), keras_logits.numpy(), atol=1e-5, rtol=1e-5)
-
-    with tf.GradientTape() as tape:
-        keras_loss = keras_model.compute_loss(x=x, y=y, y_pred=keras_model(x, training=False), training=False)
-    keras_grads = tape.gradient(keras_loss, keras_model.trainable_weights)
-    with tf.GradientTape() as tape:
-        tf_loss = tf_tagger.loss_fn(tf_model, x, y)
-    tf_grads = tape.gradient(tf_loss, tf_model.trainable_weights)
-    np.testing.assert_allclose(float(tf_loss), float(keras_loss), atol=1e-5, rtol=1e-5)
-    assert len(tf_grads) == len(keras_grads) == 9  # the embedding, each direction's 3 LSTM weights, the head's 2
-    for keras_grad, tf_grad, weight in zip(keras_grads, tf_grads, keras_model.trainable_weights):
-        keras_grad, tf_grad = (tf.convert_to_tensor(g).numpy() for g in (keras_grad, tf_grad))  # embedding: sparse
-        assert np.abs(keras_grad).max() > 0, f"{weight.path}: zero gradient proves nothing"
-        np.testing.assert_allclose(tf_grad, keras_grad, atol=1e-5, rtol=1e-5, err_msg=weight.path)
+    assert keras_model(x).shape == (*x.shape, tagged.info.num_classes)
+    grads = assert_twins_agree(keras_model, tf_model, x, y, tf_loss=tf_tagger.loss_fn)  # per-token logits, loss, grads
+    assert len(grads) == 9  # the embedding, each direction's 3 LSTM weights, the head's 2
 
 
 def test_the_loss_is_keras_masked_cross_entropy_the_mean_over_real_tokens(tagged):

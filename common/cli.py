@@ -132,12 +132,18 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         window=getattr(config, "window", None),  # the forecaster: past values in, values out, a CSV's column
         horizon=getattr(config, "horizon", None),
         column=getattr(config, "column", None),
+        min_count=getattr(config, "min_count", None),  # the tagger: training occurrences that give a word its own id
     )
     if (spec.family == "forecaster") != (data.info.task == "forecast"):  # a series' windows: the forecaster's only
         raise data_module.DataError(
             f"forecaster forecasts a time series (mackey_glass, sine, a .csv file with --column NAME); "
             f"{data.info.name} holds {data.info.kind} data" if spec.family == "forecaster"
             else f"{data.info.name} is a time series to forecast: train forecaster on it"
+        )
+    if (spec.family == "tagger") != (data.info.task == "tagging"):  # tagged sentences: the tagger's, and only its
+        raise data_module.DataError(
+            f"tagger tags the tokens of sentences (entities, a .conll file); {data.info.name} holds {data.info.kind} data"
+            if spec.family == "tagger" else f"{data.info.name} holds tagged sentences: train tagger on it"
         )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
@@ -182,6 +188,7 @@ def train_one(network, impl, args):
         print(f"{network} ({impl}) on {data.info.name}: {data.info.n_train} train / {data.info.n_val} val / "
               f"{data.info.n_test} test examples of shape {data.info.input_shape}, "
               + (f"{data.info.num_classes} values forecast" if data.info.task == "forecast"
+                 else f"{data.info.num_classes - 1} tags and padding" if data.info.task == "tagging"
                  else f"{data.info.num_classes} classes"))
     if not args.quiet:
         print(f"training on {where}")

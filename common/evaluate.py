@@ -748,3 +748,32 @@ def reber_baselines(data):
     unigram = float(-np.log(counts[data.y_test[data.y_test != 0]] / counts.sum()).mean())
     return {"optimum": optimum, "forgetting": forgetting, "forgetting_over_optimum": forgetting / optimum,
             "unigram": unigram, "unigram_over_optimum": unigram / optimum}
+
+
+# --- named-entity tagging (tagger): entity-level F1 by seqeval, token accuracy ---
+
+
+def tagging(true_tags, predicted_tags):
+    """Scores of tag sequences (lists of IOB tag strings, one list per sentence, real tokens only).
+
+    f1, precision and recall are entity-level, by seqeval (seqeval.metrics, its default mode: conlleval's chunking,
+    the CoNLL-2003 score): an entity counts only when its type and both its boundaries are right. A sentence with
+    no entity predicted adds nothing to either count (zero_division 0: no warning when nothing is predicted at all).
+    token_accuracy: the share of real tokens tagged right, "O" included.
+    """
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    true_tags, predicted_tags = [list(tags) for tags in true_tags], [list(tags) for tags in predicted_tags]
+    if len(true_tags) != len(predicted_tags) or not true_tags:
+        raise ValueError(f"{len(true_tags)} true and {len(predicted_tags)} predicted sentences: need the same, "
+                         "non-zero count")
+    if any(len(true) != len(predicted) for true, predicted in zip(true_tags, predicted_tags)):
+        raise ValueError("a sentence's true and predicted tags differ in length")
+    tokens = sum(len(tags) for tags in true_tags)
+    right = sum(t == p for true, predicted in zip(true_tags, predicted_tags) for t, p in zip(true, predicted))
+    return {
+        "f1": float(f1_score(true_tags, predicted_tags, zero_division=0)),
+        "precision": float(precision_score(true_tags, predicted_tags, zero_division=0)),
+        "recall": float(recall_score(true_tags, predicted_tags, zero_division=0)),
+        "token_accuracy": right / tokens,
+    }

@@ -52,6 +52,8 @@ def build(module, network, config, data):
         return module.build(config, data.info.input_shape)
     if registry.get(network).family == "forecaster":  # windows of config.window values -> config.horizon values
         return module.build(config)
+    if registry.get(network).family == "tagger":  # word ids -> tags: the two sizes differ
+        return module.build(config, data.info.input_shape, data.info.num_classes, data.info.vocabulary_size)
     return module.build(config, data.info.input_shape, data.info.num_classes)
 
 

@@ -29,6 +29,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "forecaster": ["--epochs", "2", "--units", "8"],
     # gesture: two epochs (the reshuffle), a small GRU over the padded traces; every test trace scored.
     "gesture": ["--epochs", "2", "--units", "8"],
+    # tagger: two epochs (the reshuffle), a small BiLSTM; every test sentence tagged and scored by seqeval.
+    "tagger": ["--epochs", "2", "--units", "8"],
 }
 
 

@@ -316,6 +316,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "charlm": "characters",  # character ids (batch, time) -> next-character logits (batch, time, vocabulary)
     "forecaster": "forecast",  # windows in the series' units (batch, window, 1) -> forecasts in them (batch, H)
     "gesture": "recurrent",  # the recurrent classifier (its default GRU), padded traces read as sequences
+    "tagger": "tags",  # word ids (batch, time) -> tag logits (batch, time, tags)
 }
 
 
@@ -338,6 +339,9 @@ def twin_models(network):
     elif kind == "characters":
         shape = (12,)  # 12 ids of reber's vocabulary of 10 (3 reserved ids, 7 symbols)
         keras_model, tf_model = (module.build(config, shape, 10) for module in (keras_module, tf_module))
+    elif kind == "tags":
+        shape = (12,)  # 12 word ids of a vocabulary of 20, 8 tags (padding's 0 included)
+        keras_model, tf_model = (module.build(config, shape, 8, 20) for module in (keras_module, tf_module))
     elif kind == "forecast":
         shape = (config.window, 1)
         keras_model, tf_model = (module.build(config) for module in (keras_module, tf_module))
@@ -368,7 +372,7 @@ def test_both_exports_serve_the_same_outputs(tmp_path, network):
     from tf_impl import export as tf_export
 
     keras_model, tf_model, shape = twin_models(network)
-    dtype = "int32" if EXPORTED[network] == "characters" else "float32"
+    dtype = "int32" if EXPORTED[network] in ("characters", "tags") else "float32"
     keras_export.export(keras_model, str(tmp_path / "keras"), shape, dtype)
     tf_export.export(tf_model, str(tmp_path / "tf"), shape, dtype)
     x = np.random.default_rng(1).uniform(size=(5, *shape)).astype(np.float32)

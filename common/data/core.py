@@ -32,7 +32,7 @@ import tensorflow as tf
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2  # for sources that come as one pool (embedded)
-SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters", "series")  # asked first, in this order; then tasks/*, then npz
+SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters", "series", "conll")  # asked first, in this order; then tasks/*, then npz
 LAST_SOURCE = "npz"  # a path to a file: asked last, after every named source
 
 
@@ -45,6 +45,7 @@ class DataInfo:
     name: str
     kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids;
     # "pairs": source ids (N, T) -> target ids (N, T') (common/data/pairs.py: dates, .tsv sentence pairs)
+    # ("tokens" with task "tagging": word ids (N, T) -> a tag id per token (N, T), common/data/conll.py)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int
@@ -128,10 +129,11 @@ class Options:
     window: int = None
     horizon: int = None
     column: str = None
+    min_count: int = None  # tagged sentences (common/data/conll.py): training occurrences that give a word its own id
 
 
 def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None,
-         task=None, sequence_length=None, window=None, horizon=None, column=None):
+         task=None, sequence_length=None, window=None, horizon=None, column=None, min_count=None):
     """Load a dataset by name or path: the first source that matches it (see the module docstring).
 
     task="regression": the caller regresses (the regression network); data whose targets are
@@ -141,7 +143,8 @@ def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None,
         raise DataError(f"--num-classes must be at least 2, got {num_classes}")
     options = Options(seed=seed, batch_size=batch_size, validation_fraction=validation_fraction,
                       data_dir=data_dir, download=download, num_classes=num_classes, task=task,
-                      sequence_length=sequence_length, window=window, horizon=horizon, column=column)
+                      sequence_length=sequence_length, window=window, horizon=horizon, column=column,
+                      min_count=min_count)
     source = find_source(name)
     loaded = source.load(name, options)
     data = loaded if isinstance(loaded, Data) else assemble(name, loaded, options)

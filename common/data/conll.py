@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.data.core import SPLIT_SEED, TEST_FRACTION, Data, DataError, DataInfo
+from common.data.core import Data, DataError, DataInfo, read_utf8, split_pool
 
 NAMES = ("path/to/file.conll",)
 TASK = "tagging"  # DataInfo.task of every TaggingData
@@ -80,13 +80,7 @@ def matches(name):
 
 def load(path, options):
     sentences = read_conll(path)
-    n_test = max(1, round(TEST_FRACTION * len(sentences)))
-    n_val = max(1, round(options.validation_fraction * (len(sentences) - n_test)))
-    if len(sentences) - n_test - n_val < 1:
-        raise DataError(f"{path}: {len(sentences)} sentence{'s' * (len(sentences) != 1)} are too few to split into "
-                        "training, validation and test sentences (at least 3)")
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(sentences))
-    rows = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    rows = split_pool(len(sentences), options.validation_fraction, path, "sentences")
     splits = {split: ([sentences[i][0] for i in chosen], [sentences[i][1] for i in chosen])
               for split, chosen in rows.items()}
     return tagged_data(os.path.basename(path), splits, options)
@@ -94,16 +88,7 @@ def load(path, options):
 
 def read_conll(path):
     """[(tokens, tags)] of a CoNLL file, one per sentence, or a DataError naming what is wrong and where."""
-    if not os.path.isfile(path):
-        raise DataError(f"no such dataset file: {path}")
-    with open(path, "rb") as stream:
-        raw = stream.read()
-    try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark, if any, is not part of the first token
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise DataError(f"{path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} cannot be decoded; "
-                        "save the file as UTF-8") from None
+    text = read_utf8(path)
     sentences, tokens, tags = [], [], []
     for number, line in enumerate(text.splitlines() + [""], start=1):  # the extra blank line ends the last sentence
         columns = line.split()

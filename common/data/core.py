@@ -40,6 +40,34 @@ class DataError(ValueError):
     """Data that cannot be loaded or used: missing, malformed or the wrong shape."""
 
 
+def read_utf8(path):
+    """The text of a dataset file (a byte-order mark dropped), or a DataError: no such file, or the line of its first
+    byte that is not UTF-8."""
+    if not os.path.isfile(path):
+        raise DataError(f"no such dataset file: {path}")
+    with open(path, "rb") as stream:
+        raw = stream.read()
+    try:
+        return raw.decode("utf-8-sig")  # a byte-order mark, if any, is not part of the first line's first field
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(f"{path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} cannot be decoded; "
+                        "save the file as UTF-8") from None
+
+
+def split_pool(count, validation_fraction, path, items):
+    """Rows of a pool of `count` examples read from one file (sentence pairs, tagged sentences): TEST_FRACTION of
+    them for testing, validation_fraction of the rest for validation, the others for training, shuffled with the
+    fixed SPLIT_SEED. {"test" | "val" | "train": row indices}. A pool too small for three parts is refused."""
+    n_test = max(1, round(TEST_FRACTION * count))
+    n_val = max(1, round(validation_fraction * (count - n_test)))
+    if count - n_test - n_val < 1:
+        raise DataError(f"{path}: {count} {items} are too few to split into training, validation and test "
+                        f"{items} (at least 3)")
+    order = np.random.default_rng(SPLIT_SEED).permutation(count)
+    return {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+
+
 @dataclass(frozen=True)
 class DataInfo:
     name: str

@@ -17,9 +17,8 @@ common/seq2seq.py). The generated dates task (tasks/dates.py) loads through `tra
 import os
 from dataclasses import dataclass
 
-import numpy as np
 
-from common.data.core import SPLIT_SEED, TEST_FRACTION, Data, DataError, DataInfo
+from common.data.core import Data, DataError, DataInfo, read_utf8, split_pool
 from common.vocabulary import Vocabulary
 
 NAMES = ("path/to/pairs.tsv",)
@@ -41,13 +40,7 @@ def matches(name):
 
 def load(path, options):
     pairs = read_pairs(path)
-    n_test = max(1, round(TEST_FRACTION * len(pairs)))
-    n_val = max(1, round(options.validation_fraction * (len(pairs) - n_test)))
-    if len(pairs) - n_test - n_val < 1:
-        raise DataError(f"{path}: {len(pairs)} sentence pairs are too few to split into training, validation and "
-                        "test pairs (at least 3)")
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(pairs))
-    split = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    split = split_pool(len(pairs), options.validation_fraction, path, "sentence pairs")
     texts = {name: ([pairs[i][0] for i in rows], [pairs[i][1] for i in rows]) for name, rows in split.items()}
     lines = {name: [pairs[i][2] for i in rows] for name, rows in split.items()}
     return translation_data(os.path.basename(path), texts, options, lines=lines, bleu=True)
@@ -55,16 +48,7 @@ def load(path, options):
 
 def read_pairs(path):
     """[(source, target, line number)] of a .tsv file, or a DataError naming what is wrong and where."""
-    if not os.path.isfile(path):
-        raise DataError(f"no such dataset file: {path}")
-    with open(path, "rb") as stream:
-        raw = stream.read()
-    try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark, if any, is not part of the first source
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise DataError(f"{path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} cannot be decoded; "
-                        "save the file as UTF-8") from None
+    text = read_utf8(path)
     pairs = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -248,15 +248,21 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: otherwise the collection order
 
 
+def build_keras_optimizer(keras_model):
+    """Build a compiled model's optimizer for its trainable variables now, as keras_impl/supervised.py resumable_fit
+    does before fit: left to train_on_batch, it is built inside the step's first trace, and a tf.function whose first
+    trace creates variables is traced twice. Nothing else changes (the variables start at zero either way)."""
+    if not keras_model.optimizer.built:
+        keras_model.optimizer.build(keras_model.trainable_variables)
+
+
 def assert_same_steps(keras_model, tf_model, tf_optimizer, tf_step, batches):
     """Parity level 3: from the same weights, Keras's train_on_batch and tf_impl's step (-> (loss, ...)) on the same
     (x, y) batches give the same losses and weights (1e-4) and step counts; the weights move (> 1e-2) and the loss
-    falls, or the comparison would be vacuous. Keras's optimizer is built first, as keras_impl/supervised.py
-    resumable_fit builds it: built inside the first trace, Keras would trace its step twice."""
+    falls, or the comparison would be vacuous. Keras's optimizer is built first (build_keras_optimizer)."""
     import numpy as np
 
-    if not keras_model.optimizer.built:
-        keras_model.optimizer.build(keras_model.trainable_variables)
+    build_keras_optimizer(keras_model)
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches:

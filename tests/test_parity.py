@@ -17,7 +17,7 @@ from common import data as data_module
 from common import registry
 from tf_impl import optim, supervised
 
-from conftest import assert_twins_agree
+from conftest import assert_twins_agree, build_keras_optimizer
 
 CLASSIFIERS = [name for name, spec in registry.NETWORKS.items() if spec.family == "classifier"]
 
@@ -119,6 +119,7 @@ def test_level3_twenty_optimizer_steps(network, optimizer):
     make_step = getattr(modules(network)[1], "make_train_step", supervised.make_train_step)
     tf_step = make_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), spec)
 
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches(network, 20):

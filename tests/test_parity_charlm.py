@@ -28,7 +28,7 @@ from common import data as data_module
 from common import twinnets
 from common.data.tasks import reber
 from common.vocabulary import Vocabulary
-from conftest import learning_group, run_main
+from conftest import build_keras_optimizer, learning_group, run_main
 from keras_impl import charlm as keras_charlm
 from keras_impl import supervised as keras_supervised
 from tf_impl import charlm as tf_charlm
@@ -157,6 +157,7 @@ def test_level3_twenty_adam_steps_on_padded_batches(variant):
     tf_optimizer.build(tf_model.trainable_weights)
     spec = (tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32))
     tf_step = tf_charlm.make_train_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), spec)
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for index in range(20):

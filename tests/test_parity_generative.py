@@ -23,7 +23,7 @@ import tensorflow as tf
 from common import data as data_module
 from common import evaluate, registry
 
-from conftest import learning_group
+from conftest import build_keras_optimizer, learning_group
 
 IMAGE_SHAPE = (8, 8, 1)  # the default data: scikit-learn's digits
 GENERATIVE = [name for name, spec in registry.NETWORKS.items() if spec.family == "generative"]
@@ -312,6 +312,7 @@ def test_level3_autoencoder_twenty_steps(variant, optimizer):
     tf_optimizer = optim.from_config(config)
     tf_optimizer.build(tf_model.trainable_weights)
     step = autoencoder.make_train_step(tf_model, tf_optimizer, tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32))
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x in digit_batches(20):
@@ -331,6 +332,7 @@ def test_level3_vae_twenty_steps_with_injected_noise():
     tf_optimizer = optim.from_config(config)
     tf_optimizer.build(tf_model.trainable_weights)
     step = vae.make_train_step(tf_model, tf_optimizer, tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), config.latent_dim)
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for index, x in enumerate(digit_batches(20)):

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from common import data as data_module
 from common import registry
+from conftest import build_keras_optimizer
 from tf_impl import layers, optim, supervised
 
 RECURRENT = [name for name, spec in registry.NETWORKS.items() if spec.family == "recurrent"]
@@ -302,6 +303,7 @@ def twenty_steps(network, config, input_shape, num_classes, batches, vocabulary_
     spec = (tf.TensorSpec([None, *input_shape], tf.as_dtype(x.dtype)), tf.TensorSpec([None], tf.as_dtype(y.dtype)))
     tf_step = supervised.make_train_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), spec, task)
 
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches:

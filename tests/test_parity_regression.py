@@ -23,7 +23,7 @@ from sklearn import metrics as sk_metrics
 
 from common import data as data_module
 from common import evaluate, registry
-from conftest import learning_group, train_from
+from conftest import build_keras_optimizer, learning_group, train_from
 from keras_impl import regression as keras_regression
 from tf_impl import optim, supervised
 from tf_impl import regression as tf_regression
@@ -132,6 +132,7 @@ def test_level3_twenty_optimizer_steps(optimizer, penalty, diabetes):
     spec = (tf.TensorSpec([None, *input_shape], tf.float32), tf.TensorSpec([None], tf.float32))
     tf_step = supervised.make_train_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), spec, "regression")
 
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches(diabetes, 20):

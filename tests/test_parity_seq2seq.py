@@ -23,7 +23,7 @@ from common import configs, decoding, evaluate, plots, registry, seq2seq
 from common import data as data_module
 from common.data.tasks import dates
 from common.vocabulary import Vocabulary
-from conftest import generated_pairs, learning_group, pairs_file, run_main
+from conftest import build_keras_optimizer, generated_pairs, learning_group, pairs_file, run_main
 from keras_impl import seq2seq as keras_seq2seq
 from tf_impl import optim
 from tf_impl import seq2seq as tf_seq2seq
@@ -153,6 +153,7 @@ def test_level3_twenty_adam_steps_on_padded_pairs():
     tf_optimizer.build(tf_model.trainable_weights)
     spec = tuple(tf.TensorSpec([None, array.shape[1]], tf.int32) for array in batches[0])
     tf_step = tf_seq2seq.make_train_step(tf_model, tf_optimizer, tf.distribute.get_strategy(), spec)
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches:

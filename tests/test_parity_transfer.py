@@ -21,7 +21,7 @@ from keras_impl import transfer as keras_transfer
 from tf_impl import supervised
 from tf_impl import transfer as tf_transfer
 
-from conftest import learning_group, mean_metric
+from conftest import build_keras_optimizer, learning_group, mean_metric
 
 # One worker for this module and test_learning's transfer check: cnn_runs and target are built once, and the
 # learning claims below read the same compare as test_learning (xdist joins every group mark a test has).
@@ -127,6 +127,7 @@ def test_level3_twenty_steps_of_each_phase(phase, optimizer, target):
               if index not in trained_indices(keras_model.weights, keras_model.trainable_weights, id)]
     assert frozen, "every phase here freezes something"
 
+    build_keras_optimizer(keras_model)  # traced once, as in fit
     initial = keras_model.get_weights()
     keras_losses, tf_losses = [], []
     for x, y in batches(target, 20):

@@ -28,9 +28,10 @@ import tensorflow as tf
 
 from common import checkpoints
 from common import twinnets as cli_module
-from common import compare, registry
+from common import registry
 from common import data as data_module
 from common.configs import ConfigError
+from conftest import build_keras_optimizer
 
 PRECISIONS = ["mixed_bfloat16", "mixed_float16"]
 COMPUTE_DTYPES = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
@@ -276,6 +277,7 @@ def assert_same_float16_steps(keras_model, tf_model, tf_optimizer, tf_step, batc
     """Keras's train_on_batch and tf_impl's step (each -> the batch loss) over `batches`, from the same weights:
     the same losses and weights (1e-4), the same loss scale after every step, the same step count. Both steps
     traced and run unfused() (see there)."""
+    build_keras_optimizer(keras_model)  # traced once, as in fit (its LossScaleOptimizer and the inner one)
     initial = keras_model.get_weights()
     keras_losses, tf_losses, keras_scales, tf_scales = [], [], [], []
     with unfused():

@@ -14,7 +14,7 @@ import numpy as np
 
 from common import evaluate
 from common.data import DataError
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 
 BINARY_THRESHOLD = 0.5  # a grey level above this is an active pixel (digits: 9/16 and above)
 SAMPLE_CHAINS = 32  # Gibbs chains drawn for the sample grid
@@ -94,19 +94,9 @@ def result(network, impl, config, data, images, *, weights, history, seconds, ep
     }
     if out_dir is not None:
         save_weights(out_dir, weights)
-    return RunResult(
-        network=network,
-        impl=impl,
-        dataset=data.info.name,
-        metric="log_likelihood",
-        value=metrics["log_likelihood"],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, impl, config, data, "log_likelihood", metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         figures=figures,
         model=model,
         model_input=((data.info.input_shape[0],), "float32") if model is not None else None,

@@ -7,14 +7,12 @@ scored by common.evaluate.forecasting against persistence (and the seasonal-naiv
 where a period is known), and the figure's curve: the test series tiled with consecutive,
 non-overlapping H-step forecasts.
 """
-import dataclasses
-
 import numpy as np
 
 from common import evaluate
 from common.data import DataError
 from common.data.series import SeriesData
-from common.results import RunResult, training_throughput
+from common.results import RunResult
 
 
 def require_series(network, data):
@@ -45,19 +43,9 @@ def figure_curve(data, normalised_forecasts):
 def scored_result(network, impl, config, data, forecasts, *, history, epochs_run, seconds, model, model_input):
     """The RunResult of a trained forecaster from its normalised test forecasts (N, H)."""
     metrics = scores(config, data, forecasts)
-    return RunResult(
-        network=network,
-        impl=impl,
-        dataset=data.info.name,
-        metric="rmse_over_persistence",
-        value=metrics["rmse_over_persistence"],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, impl, config, data, "rmse_over_persistence", metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         figures={"forecast": figure_curve(data, forecasts)},
         model=model,
         model_input=model_input,

@@ -3,14 +3,13 @@
 Framework-neutral: numpy arrays in, a RunResult (and, with an output folder, the latent
 PNG) out. Scoring itself is in common.evaluate; the figures in common.plots.
 """
-import dataclasses
 import os
 
 import numpy as np
 
 from common import evaluate
 from common.data import DataError
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 
 GRID_EXAMPLES = 16  # test digits shown with their reconstructions in the sample grid
 GRID_SAMPLES = 32  # generated samples shown in the sample grid
@@ -62,19 +61,9 @@ def result(network, impl, config, data, *, metric, metrics, history, seconds, ep
 
             title = f"{network} ({impl}) on {data.info.name}: test codes, 2-D view"
             plots.latent_space({impl: figures["latent_2d"]}, figures["labels"], os.path.join(out_dir, "latent.png"), title)
-    return RunResult(
-        network=network,
-        impl=impl,
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, impl, config, data, metric, metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         figures=figures,
         model=model[0] if model else None,
         model_input=(tuple(model[1]), "float32") if model else None,

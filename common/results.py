@@ -34,6 +34,16 @@ class RunResult:
     model: object = dataclasses.field(default=None, repr=False)
     model_input: tuple = dataclasses.field(default=None, repr=False)
 
+    @classmethod
+    def scored(cls, network, impl, config, data, metric, metrics, *, history, epochs_run, seconds, **rest):
+        """The result of a run trained on `data` with `config`, scored on its test split: metrics[metric] the headline,
+        the throughput from history["epoch_seconds"] over data.info.n_train examples an epoch. rest: figures, model,
+        model_input."""
+        return cls(network=network, impl=impl, dataset=data.info.name, metric=metric, value=metrics[metric],
+                   metrics=metrics, history=history, train_seconds=seconds,
+                   samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
+                   epochs_run=epochs_run, seed=config.seed, config=dataclasses.asdict(config), **rest)
+
     def to_dict(self):
         payload = dataclasses.asdict(dataclasses.replace(self, figures=None, model=None))  # asdict deep-copies
         for name in ("figures", "model", "model_input"):

@@ -15,7 +15,7 @@ import tensorflow as tf
 from common import decoding, evaluate
 from common.data import DataError
 from common.data.pairs import TranslationData
-from common.results import RunResult, training_throughput
+from common.results import RunResult
 from common.vocabulary import Vocabulary
 
 FIGURE_EXAMPLES = (0, 1)  # the test pairs whose attention `twinnets compare seq2seq` draws
@@ -86,18 +86,8 @@ def scored_result(network, impl, config, data, *, start, step, attention, histor
              # (output characters + END, source characters): what each output step read
              "weights": weights[row, :len(hypotheses[i]) + 1, :len(sources[i])]}
             for row, i in enumerate(examples)]
-    return RunResult(
-        network=network,
-        impl=impl,
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, impl, config, data, metric, metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         figures=figures,  # model: each implementation sets its greedy Translator, what --export serves
     )

@@ -17,14 +17,13 @@ The baselines (`baselines`): tagging every test token "O" (F1 0: no entity found
 of each word's most frequent training tag (unseen words "O"), scored by the same seqeval.
 """
 import collections
-import dataclasses
 
 import numpy as np
 
 from common import evaluate
 from common.data import DataError
 from common.data.conll import PAD, TaggingData
-from common.results import RunResult, training_throughput
+from common.results import RunResult
 
 METRIC = "f1"
 
@@ -79,19 +78,9 @@ def baselines(data):
 def scored_result(network, impl, config, data, logits, *, history, epochs_run, seconds, model):
     """The RunResult of a trained tagger from its test logits (N, T, tags)."""
     metrics = scores(data, logits)
-    return RunResult(
-        network=network,
-        impl=impl,
-        dataset=data.info.name,
-        metric=METRIC,
-        value=metrics[METRIC],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, impl, config, data, METRIC, metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         model=model,
         model_input=(data.info.input_shape, "int32"),
     )

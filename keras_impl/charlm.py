@@ -15,7 +15,6 @@ common.decoding with temperature. On the embedded Reber grammar (Hochreiter & Sc
 grammar's acceptor (common.evaluate).
 Hyperparameters: common.configs.CharLMConfig. Twin: tf_impl/charlm.py.
 """
-import dataclasses
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ import tensorflow as tf
 
 from common import charlm, checkpoints, cli, evaluate, registry
 from common.checkpoints import CheckpointError
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 from keras_impl import supervised
 
 NETWORK = "charlm"
@@ -114,19 +113,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         generated = charlm.acceptance_texts(*step_function(model), data, config)
     metrics = evaluate.language_model_scores(data, model.predict(data.test, verbose=0), generated)
     metric = registry.headline(NETWORK, metrics, "bits_per_character")
-    return RunResult(
-        network=NETWORK,
-        impl="keras",
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=supervised.keras_history(fitted, stats),
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, stats.history["epoch_seconds"]),
-        epochs_run=len(fitted.history["loss"]),
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        NETWORK, "keras", config, data, metric, metrics,
+        history=supervised.keras_history(fitted, stats), epochs_run=len(fitted.history["loss"]), seconds=seconds,
         model=model,
         model_input=(data.info.input_shape, "int32"),
     )

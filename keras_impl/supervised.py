@@ -6,7 +6,6 @@ softmax over K logits for more, always from logits; mean squared error for one
 real-valued output, num_classes 1 in common.data), and `fit` runs the epochs.
 """
 import contextlib
-import dataclasses
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import tensorflow as tf
 
 from common import checkpoints, evaluate, registry
 from common.evaluate import diverged, is_divergent
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 
 
 @contextlib.contextmanager
@@ -362,19 +361,9 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
         metric = registry.headline(network, metrics, "mse")
     else:
         metrics, metric = evaluate.classification(data.y_test, model.predict(data.test, verbose=0)), "accuracy"
-    return RunResult(
-        network=network,
-        impl="keras",
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=keras_history(fitted, stats),
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, stats.history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, "keras", config, data, metric, metrics,
+        history=keras_history(fitted, stats), epochs_run=epochs_run, seconds=seconds,
         model=model,
         model_input=(data.info.input_shape, "int32" if data.info.kind == "tokens" else "float32"),
     )

@@ -13,7 +13,6 @@ common.decoding with temperature. The cells are the ones rnn, lstm and gru use
 (tf_impl/layers.py), so one cell serves classification, regression and generation.
 Hyperparameters: common.configs.CharLMConfig. Twin: keras_impl/charlm.py.
 """
-import dataclasses
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ import tensorflow as tf
 
 from common import charlm, cli, evaluate, registry
 from common.checkpoints import CheckpointError
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "charlm"
@@ -145,19 +144,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         generated = charlm.acceptance_texts(*step_function(model), data, config)
     metrics = evaluate.language_model_scores(data, predict(data.test), generated)
     metric = registry.headline(NETWORK, metrics, "bits_per_character")
-    return RunResult(
-        network=NETWORK,
-        impl="tf",
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        NETWORK, "tf", config, data, metric, metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         model=model,
         model_input=(data.info.input_shape, "int32"),
     )

@@ -16,7 +16,6 @@ per-example loss over the *global* batch (`tf_impl/replicas.py`: an uneven last 
 penalties by the replica count (`tf.nn.scale_regularization_loss`), so the summed
 replica gradients equal the single-device gradient.
 """
-import dataclasses
 import os
 import time
 
@@ -24,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import evaluate, registry
-from common.results import RunResult, save_weights, training_throughput
+from common.results import RunResult, save_weights
 from tf_impl import layers, loop, optim, replicas
 
 
@@ -152,19 +151,9 @@ def scored_result(network, config, data, model, predict, history, epochs_run, se
         metric = registry.headline(network, metrics, "mse")
     else:
         metrics, metric = evaluate.classification(data.y_test, predict(data.test)), "accuracy"
-    return RunResult(
-        network=network,
-        impl="tf",
-        dataset=data.info.name,
-        metric=metric,
-        value=metrics[metric],
-        metrics=metrics,
-        history=history,
-        train_seconds=seconds,
-        samples_per_second=training_throughput(data.info.n_train, history["epoch_seconds"]),
-        epochs_run=epochs_run,
-        seed=config.seed,
-        config=dataclasses.asdict(config),
+    return RunResult.scored(
+        network, "tf", config, data, metric, metrics,
+        history=history, epochs_run=epochs_run, seconds=seconds,
         model=model,
         model_input=(data.info.input_shape, "int32" if data.info.kind == "tokens" else "float32"),
     )

@@ -287,7 +287,7 @@ def assert_same_steps(keras_model, tf_model, tf_optimizer, tf_step, batches):
 # 760 s in two clean runs on 2026-12-05; one inter-op thread per process (above) took the same tree to 660 s; at 19
 # (seq2seq), 723 s in a clean run; at 20 (forecaster), after Keras's training step was traced once instead of twice
 # (keras_impl/supervised.py resumable_fit), 679 s, on AMD EPYC. On an Intel Sapphire Rapids machine of the same kind, at
-# 22 (gesture, tagger), 861 and 974 s in two clean runs, after the float16 cnn training moved out of oneDNN
+# 22 (gesture, tagger), 861, 974 and 811 s in three clean runs, after the float16 cnn training moved out of oneDNN
 # (test_precision.py).
 # The shared per-network runs, mirrored and determinism, trace every network's training several times: about 6-7
 # core-seconds a network each on AMD, ~11 and ~6 on Intel.)

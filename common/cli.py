@@ -133,6 +133,7 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         horizon=getattr(config, "horizon", None),
         column=getattr(config, "column", None),
         min_count=getattr(config, "min_count", None),  # the tagger: training occurrences that give a word its own id
+        image_size=getattr(config, "image_size", None),  # detection: the square size images are resized to
     )
     if (spec.family == "forecaster") != (data.info.task == "forecast"):  # a series' windows: the forecaster's only
         raise data_module.DataError(
@@ -144,6 +145,12 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
         raise data_module.DataError(
             f"tagger tags the tokens of sentences (entities, a .conll file); {data.info.name} holds {data.info.kind} data"
             if spec.family == "tagger" else f"{data.info.name} holds tagged sentences: train tagger on it"
+        )
+    if (spec.family == "detection") != (data.info.task == "detection"):  # images with boxes: detection's, and only its
+        raise data_module.DataError(
+            f"detection finds and boxes objects (scene_boxes, voc, a COCO annotations .json); {data.info.name} holds "
+            f"{data.info.kind} data without boxes" if spec.family == "detection"
+            else f"{data.info.name} holds images with boxes: train detection on it"
         )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(

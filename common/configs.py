@@ -529,6 +529,37 @@ class TaggerConfig(TrainConfig):
             raise ConfigError(f"min-count must be at least 1, got {self.min_count}")
 
 
+# --- object detection (detection) ---
+
+
+@dataclass(frozen=True)
+class DetectionConfig(TrainConfig):
+    """CenterNet: strided convs to stride 8, one upsampling back to stride 4 (plus the stride-4 features), three heads."""
+
+    dataset: str = "scene_boxes"  # generated scenes (common/data/tasks); voc (tfds); or path/to/annotations.json (COCO)
+    epochs: int = 12
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    image_size: int = 64  # images are resized (scenes drawn) to image_size x image_size; a multiple of 8
+    filters: tuple[int, ...] = (16, 32, 32)  # the backbone's 3x3 convs of stride 2: strides 2, 4, 8 (three entries)
+    head_filters: int = 16  # each head's 3x3 conv (ReLU) before its 1x1 conv
+    top_k: int = 100  # decoding: peaks kept per image, best first
+    score_threshold: float = 0.05  # decoding: peaks below are dropped (low: mAP ranks them; pictures draw >= 0.3)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.image_size < 8 or self.image_size % 8:
+            raise ConfigError(f"image-size must be a positive multiple of 8 (the backbone's stride), "
+                              f"got {self.image_size}")
+        if len(self.filters) != 3 or min(self.filters) < 1:
+            raise ConfigError(f"filters must name the three strided convs' widths, got "
+                              f"{','.join(map(str, self.filters))}")
+        if self.head_filters < 1 or self.top_k < 1:
+            raise ConfigError(f"head-filters and top-k must be at least 1, got {self.head_filters} and {self.top_k}")
+        if not 0.0 <= self.score_threshold < 1.0:
+            raise ConfigError(f"score-threshold must be in [0, 1), got {self.score_threshold}")
+
+
 # --- transfer learning ---
 
 

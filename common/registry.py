@@ -475,6 +475,27 @@ NETWORKS = {
             reference="Huang, Xu & Yu 2015, bidirectional LSTM-CRF models for sequence tagging; Lample et al. 2016; "
                       "data format and score: Tjong Kim Sang & De Meulder 2003, the CoNLL-2003 shared task",
         ),
+        # --- object detection (detection) ---
+        NetworkSpec(
+            name="detection",
+            title="Object detection: CenterNet, anchor-free (centre heatmaps, sizes and offsets at stride 4)",
+            config_class=configs.DetectionConfig,
+            # COCO mAP@0.5 by pycocotools on the 500 generated test scenes (1-4 objects each), from the shared decoder
+            # (common/detection.py: 3x3 max-pool peaks, top 100, score >= 0.05); mAP@[.5:.95] and mAP@0.75 beside it.
+            # Baseline (common/detection.py centred_box_baseline): one centred box of the mean training size and the
+            # most common class per image.
+            metric="map_50",
+            higher_is_better=True,
+            floor=0.80,  # the floor
+            # ACCURACY_POINTS: two points of average precision, as of an accuracy.
+            tolerance=ACCURACY_POINTS,
+            inputs="image",
+            family="detection",  # parity: tests/test_parity_detection.py (all four levels, non-square inputs, decoding)
+            # float32 only: its parity file checks float32; no 16-bit variant was attempted.
+            precisions=("float32",),
+            reference="Zhou, Wang & Krahenbuhl 2019, objects as points (CenterNet); focal loss: Lin et al. 2017; "
+                      "score: the COCO detection evaluation (pycocotools), Lin et al. 2014",
+        ),
         # --- transfer learning ---
         NetworkSpec(
             name="transfer",

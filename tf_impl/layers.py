@@ -552,3 +552,19 @@ class Activation(Layer):
 
     def __call__(self, x, training=False):
         return self.function(x)
+
+
+# Detection: upsampling
+
+
+class UpSampling2D(Layer):
+    """keras.layers.UpSampling2D(size) with interpolation "nearest": each pixel repeated size times down and across,
+    (batch, h, w, c) -> (batch, h * size, w * size, c). Keras's TensorFlow backend repeats too (ops.repeat, rows
+    then columns), so values and gradients are the same ops."""
+
+    def __init__(self, size=2, name=None):
+        super().__init__(name=name)
+        self.size = size
+
+    def __call__(self, x, training=False):
+        return tf.repeat(tf.repeat(x, self.size, axis=1), self.size, axis=2)  # (batch, h * s, w * s, c)

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2  # for sources that come as one pool (embedded)
-SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters", "series", "conll")  # asked first, in this order; then tasks/*, then npz
+SOURCES = ("embedded", "tfds", "transfer", "pairs", "characters", "series", "conll", "boxes")  # asked first, in this order; then tasks/*, then npz
 LAST_SOURCE = "npz"  # a path to a file: asked last, after every named source
 
 
@@ -74,6 +74,8 @@ class DataInfo:
     kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids;
     # "pairs": source ids (N, T) -> target ids (N, T') (common/data/pairs.py: dates, .tsv sentence pairs)
     # ("tokens" with task "tagging": word ids (N, T) -> a tag id per token (N, T), common/data/conll.py)
+    # ("image" with task "detection": images -> common/detection.py's target maps (N, H/4, W/4, C + 5); the boxes
+    # themselves in DetectionData.objects, common/data/boxes.py)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int
@@ -158,10 +160,11 @@ class Options:
     horizon: int = None
     column: str = None
     min_count: int = None  # tagged sentences (common/data/conll.py): training occurrences that give a word its own id
+    image_size: int = None  # detection (common/data/boxes.py): images resized (or scenes drawn) to this square size
 
 
 def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None, download=False, num_classes=None,
-         task=None, sequence_length=None, window=None, horizon=None, column=None, min_count=None):
+         task=None, sequence_length=None, window=None, horizon=None, column=None, min_count=None, image_size=None):
     """Load a dataset by name or path: the first source that matches it (see the module docstring).
 
     task="regression": the caller regresses (the regression network); data whose targets are
@@ -172,7 +175,7 @@ def load(name, *, seed=0, batch_size=32, validation_fraction=0.1, data_dir=None,
     options = Options(seed=seed, batch_size=batch_size, validation_fraction=validation_fraction,
                       data_dir=data_dir, download=download, num_classes=num_classes, task=task,
                       sequence_length=sequence_length, window=window, horizon=horizon, column=column,
-                      min_count=min_count)
+                      min_count=min_count, image_size=image_size)
     source = find_source(name)
     loaded = source.load(name, options)
     data = loaded if isinstance(loaded, Data) else assemble(name, loaded, options)

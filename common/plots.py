@@ -124,11 +124,14 @@ def latent_space(codes_by_impl, labels, path, title):
 def generative_figures(report, figures, plot_path):
     """The sample grid (<plot>-samples.png) and, for encoders, the latent view (<plot>-latent.png);
     for seq2seq, the attention weights of two test pairs instead (<plot>-attention.png); for the forecaster, the
-    test series with both sides' forecasts (<plot>-forecast.png)."""
+    test series with both sides' forecasts (<plot>-forecast.png); for detection, test images with the true boxes
+    and both sides' (<plot>-boxes.png)."""
     stem = os.path.splitext(plot_path)[0]
     if any("forecast" in arrays for arrays in figures.values()):  # the forecaster (common/forecasting.py)
         return [forecast_overlay(report, {impl: arrays["forecast"] for impl, arrays in figures.items()},
                                  f"{stem}-forecast.png")]
+    if any("boxes" in arrays for arrays in figures.values()):  # detection (common/detection.py figure_boxes)
+        return [box_overlays(report, {impl: arrays["boxes"] for impl, arrays in figures.items()}, f"{stem}-boxes.png")]
     if any("translations" in arrays for arrays in figures.values()):  # seq2seq (common/seq2seq.py scored_result)
         with_attention = {impl: arrays["attention"] for impl, arrays in figures.items() if "attention" in arrays}
         return [attention_maps(report, with_attention, f"{stem}-attention.png")] if with_attention else []
@@ -225,6 +228,45 @@ def throughput_bars(report, path):
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=8)
     axis.set_title(f"training throughput, median of {report['repeats']} repeat(s), warm-up epoch excluded")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+# --- detection: boxes over test images ---
+
+
+def box_overlays(report, boxes, path):
+    """Test images in rows; in columns the true boxes, then each implementation's detections (seed 0), labelled with
+    class and score. boxes: {impl: common/detection.py figure_boxes}: images, truth (n, M, 5), found [(k, 6)]."""
+    from matplotlib.patches import Rectangle
+
+    impls = list(boxes)
+    first = boxes[impls[0]]
+    images, truth, classes = np.asarray(first["images"]), np.asarray(first["truth"]), first["classes"]
+    columns = [("truth", "black", [t[t[:, 4] >= 0] for t in truth])] + [
+        (impl, COLORS.get(impl), boxes[impl]["found"]) for impl in impls]
+    figure, axes = plt.subplots(len(images), len(columns), figsize=(2.3 * len(columns), 2.3 * len(images)),
+                                squeeze=False)
+    for row, image in enumerate(images):
+        for column, (title, colour, found) in enumerate(columns):
+            axis = axes[row, column]
+            axis.imshow(np.clip(image, 0.0, 1.0), interpolation="nearest")
+            for box in found[row]:
+                x, y, w, h = box[:4]
+                label = classes[int(box[-1])]
+                axis.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=colour, linewidth=1.3))
+                text = label if title == "truth" else f"{label} {box[4]:.2f}"
+                axis.text(x - 0.5, y - 1.0, text, color="white", fontsize=5.5,
+                          bbox={"facecolor": colour, "alpha": 0.75, "pad": 0.5, "linewidth": 0})
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(title, fontsize=9, color=colour)
+    figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): true boxes, Keras's, raw TensorFlow's",
+                    fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110)

@@ -86,7 +86,7 @@ def loss_fn(model, x, y, training=False):
     return centernet_loss(model(x, training=training), y, y.shape[-1] - 5)
 
 
-def make_train_step(model, optimizer, strategy, element_spec):
+def make_train_step(model, optimizer, strategy, element_spec, task=None):
     """train_step(x, y) -> (batch loss, batch size), compiled and run on every replica (tf_impl/replicas.py)."""
 
     def replica_step(x, y):

@@ -230,8 +230,9 @@ def figure_boxes(config, data, outputs):
 
 
 def scored_result(network, impl, config, data, outputs, *, history, epochs_run, seconds, model):
-    """The RunResult of a trained detector from its test outputs (N, rows, columns, C + 4)."""
-    metrics = scores(config, data, outputs)
+    """The RunResult of a trained detector from its test outputs (N, rows, columns, C + 4); the centred-box
+    baseline's scores beside its own."""
+    metrics = {**scores(config, data, outputs), **centred_box_baseline(data)}
     return RunResult.scored(
         network, impl, config, data, METRIC, metrics,
         history=history, epochs_run=epochs_run, seconds=seconds,

@@ -107,8 +107,6 @@ def voc(size, data_dir, download):
     """({"train" | "val" | "test": (images, objects)}, class names) of voc/2007, images resized to size x size."""
     import tensorflow_datasets as tfds
 
-    from common.data.tfds import hint
-
     builder = tfds.builder(VOC, data_dir=data_dir)
     if download and not builder.is_prepared():
         try:
@@ -121,8 +119,8 @@ def voc(size, data_dir, download):
         try:
             dataset = builder.as_dataset(split=tfds_split)
         except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
-            raise DataError(f"tfds dataset {VOC!r} is not prepared in {builder.data_dir}; "
-                            f"{hint(VOC, data_dir)}") from None
+            raise DataError(f"tfds dataset {VOC!r} is not prepared in {builder.data_dir}; run this command once "
+                            "with --download on a machine with internet access (about 0.9 GB)") from None
         images, objects = [], []
         for index, example in enumerate(tfds.as_numpy(dataset)):
             images.append(resize(example["image"], size))

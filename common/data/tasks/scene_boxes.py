@@ -34,6 +34,7 @@ def scenes(size, sizes=SCENE_SIZES, seed=SCENE_SEED):
     splits = {}
     for split, n in zip(("train", "val", "test"), sizes):
         images, _, boxes, classes = draw_scenes(n, rng, size)
-        objects = np.concatenate([boxes, np.where(classes > 0, classes - 1, -1)[..., None]], axis=-1)
-        splits[split] = (images, objects.astype(np.float32))
+        objects = np.concatenate([boxes, classes[..., None] - 1], axis=-1).astype(np.float32)
+        objects[classes < 1] = -1.0  # the unused rows, -1 throughout
+        splits[split] = (images, objects)
     return splits

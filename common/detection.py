@@ -45,9 +45,8 @@ DISPLAY_THRESHOLD = 0.3  # boxes drawn in the pictures; scoring keeps every box 
 
 
 def require_boxes(network, data):
-    from common.data.boxes import DetectionData
-
-    if not isinstance(data, DetectionData):
+    """`data` if it holds images with boxes (common/data/boxes.py DetectionData, task "detection"), else a DataError."""
+    if data.info.task != "detection":
         raise DataError(f"{network} finds and boxes objects in images; {data.info.name} holds {data.info.kind} data: "
                         "use scene_boxes, voc or path/to/annotations.json (COCO format)")
     return data

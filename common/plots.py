@@ -264,10 +264,10 @@ def box_overlays(report, boxes, path):
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
-                axis.set_title(title, fontsize=9, color=colour)
+                axis.set_title(title, fontsize=9, color=colour, pad=9)  # above the labels of boxes at the top
     figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): true boxes, Keras's, raw TensorFlow's",
                     fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.985))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)

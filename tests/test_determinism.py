@@ -31,6 +31,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "gesture": ["--epochs", "2", "--units", "8"],
     # tagger: two epochs (the reshuffle), a small BiLSTM; every test sentence tagged and scored by seqeval.
     "tagger": ["--epochs", "2", "--units", "8"],
+    # detection: two epochs (the reshuffle), a small CenterNet; every test scene decoded and scored by pycocotools.
+    "detection": ["--epochs", "2", "--filters", "4,8,8", "--head-filters", "4"],
 }
 
 

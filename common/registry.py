@@ -486,9 +486,16 @@ NETWORKS = {
             # most common class per image.
             metric="map_50",
             higher_is_better=True,
-            floor=0.80,  # the floor
-            # ACCURACY_POINTS: two points of average precision, as of an accuracy.
-            tolerance=ACCURACY_POINTS,
+            # The floor. Measured, `python -m common.report --networks detection --seeds 4` (defaults: 12 epochs,
+            # ~25-35 s of training a run on a shared 2-core Intel Xeon): Keras 0.9267 +- 0.0196 (worst 0.8957), tf
+            # 0.9283 +- 0.0247 (worst 0.8910); mAP@[.5:.95] 0.605 / 0.612; the centred box 0.0001. Every seed of both
+            # clears it by 0.09 or more, 5 standard deviations of its spread. (20 epochs, Keras seeds 0-3: 0.927-0.965.)
+            floor=0.80,
+            # A tenth of what the floor asks beyond the trivial baseline (the centred box, 0.0001), as for the
+            # reconstruction and forecasting entries: (0.80 - 0.0001) / 10, rounded: 0.08. Not ACCURACY_POINTS: mAP@0.5 is no
+            # accuracy, and its seed-to-seed std (~0.02-0.025 at the defaults, above) puts two points out of reach of
+            # the suite's seeds (the report's TOST at 4 seeds: ~35 seeds a side to decide +-0.02).
+            tolerance=0.08,
             inputs="image",
             family="detection",  # parity: tests/test_parity_detection.py (all four levels, non-square inputs, decoding)
             # float32 only: its parity file checks float32; no 16-bit variant was attempted.

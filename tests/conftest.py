@@ -101,6 +101,9 @@ SUITE_EPOCHS = {
     # default 14 (its cosine over 10). ce_over_optimum Keras 1.0097-1.0114, tf 1.0092-1.0137 (14 epochs, 8 seeds:
     # 1.0062-1.0087); acceptance (1,000 strings at 0.8) 0.988-0.997 (14: 0.994-0.999); floors 1.03 and 0.98
     "charlm": 10,
+    # default 16. mAP@0.5 at 12 epochs, seeds 0-3 (`python -m common.report --networks detection --seeds 4` at 12):
+    # Keras 0.896-0.950, tf 0.891-0.958; floor 0.80
+    "detection": 12,
 }
 
 
@@ -117,7 +120,10 @@ SUITE_EPOCHS = {
 # gesture: (Keras / tf) 13 / 5.7 sd (`twinnets compare gesture --seeds 8`: 0.9927 +- 0.0033, 0.9898 +- 0.0070;
 # floor 0.95).
 # tagger: (Keras / tf) 82 / 61 sd (`twinnets compare tagger --seeds 8`: F1 0.9985 +- 0.0012, 0.9981 +- 0.0016; floor 0.90).
-SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2}
+# detection: (Keras / tf) 6.5 / 5.2 sd at its suite's 12 epochs (seeds 0-3: mAP@0.5 0.9267 +- 0.0196, 0.9283 +- 0.0247;
+# floor 0.80); the issue asks for >= 2 seeds. (At 8 epochs Keras's seeds 0-2 end at 0.70-0.88.)
+SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2,
+               "detection": 2}
 
 
 def seeds_of(network):

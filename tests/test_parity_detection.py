@@ -288,6 +288,7 @@ BAD_INPUT = {
                  "holds the lists \"images\", \"annotations\" and \"categories\""),
     "images without boxes": (lambda tmp: ["--dataset", "digits"], "detection finds and boxes objects"),
     "an image size not a multiple of 8": (lambda tmp: ["--image-size", "36"], "image-size must be a positive multiple of 8"),
+    "scenes too small for their objects": (lambda tmp: ["--image-size", "24"], "--image-size must be at least 28, got 24"),
 }
 
 

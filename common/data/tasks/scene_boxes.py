@@ -11,7 +11,8 @@ import functools
 import numpy as np
 
 from common.data.boxes import DEFAULT_IMAGE_SIZE, detection_data
-from common.data.scenes import CLASSES, draw_scenes
+from common.data.core import DataError
+from common.data.scenes import CLASSES, MAX_EXTENT, draw_scenes
 
 NAMES = ("scene_boxes",)
 SCENE_SIZES = (2000, 250, 500)  # train, validation, test scenes, generated
@@ -23,8 +24,13 @@ def matches(name):
 
 
 def load(name, options):
-    splits = scenes(options.image_size or DEFAULT_IMAGE_SIZE)
-    return detection_data(name, splits, CLASSES[1:], options)
+    size = options.image_size or DEFAULT_IMAGE_SIZE
+    if size < MAX_EXTENT + 2:
+        raise DataError(f"scene_boxes draws objects of up to {MAX_EXTENT} pixels: --image-size must be at least "
+                        f"{MAX_EXTENT + 2}, got {size}")
+    splits = scenes(size)
+    shown = name if size == DEFAULT_IMAGE_SIZE else f"{name} ({size}x{size})"  # the floor is set for 64x64 scenes only
+    return detection_data(shown, splits, CLASSES[1:], options)
 
 
 @functools.lru_cache(maxsize=2)

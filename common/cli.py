@@ -145,6 +145,12 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
             f"tagger tags the tokens of sentences (entities, a .conll file); {data.info.name} holds {data.info.kind} data"
             if spec.family == "tagger" else f"{data.info.name} holds tagged sentences: train tagger on it"
         )
+    if (spec.family == "segmentation") != (data.info.task == "segmentation"):  # masks: the segmentation network's only
+        raise data_module.DataError(
+            f"segmentation labels every pixel (scenes, oxford_iiit_pet, an .npz with masks (N, H, W) as y); "
+            f"{data.info.name} holds one label per example" if spec.family == "segmentation"
+            else f"{data.info.name} holds a mask per image: train segmentation on it"
+        )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"

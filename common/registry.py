@@ -475,6 +475,24 @@ NETWORKS = {
             reference="Huang, Xu & Yu 2015, bidirectional LSTM-CRF models for sequence tagging; Lample et al. 2016; "
                       "data format and score: Tjong Kim Sang & De Meulder 2003, the CoNLL-2003 shared task",
         ),
+        # --- semantic segmentation (segmentation) ---
+        NetworkSpec(
+            name="segmentation",
+            title="Semantic segmentation: a small U-Net, transposed convolutions up, skips concatenated",
+            config_class=configs.SegmentationConfig,
+            # Mean IoU over the classes (background, disc, square, triangle) from the confusion matrix of every test
+            # pixel of the 400 generated test scenes (common/segmentation.py); pixel accuracy beside it. Baseline:
+            # every pixel background (the training pixels' most frequent class), MEASURED_BASELINE.
+            metric="mean_iou",
+            higher_is_better=True,
+            floor=0.80,  # the issue's number; MEASURED_FLOOR
+            tolerance=ACCURACY_POINTS,  # MEASURED_TOLERANCE
+            inputs="image",
+            family="segmentation",  # parity: tests/test_parity_segmentation.py (all four levels, odd sizes, padding)
+            precisions=("float32",),  # float32 only: its parity file checks float32
+            reference="Ronneberger, Fischer & Brox 2015, U-Net: convolutional networks for biomedical image "
+                      "segmentation; Long, Shelhamer & Darrell 2015, fully convolutional networks",
+        ),
         # --- transfer learning ---
         NetworkSpec(
             name="transfer",

@@ -1,18 +1,21 @@
 """Semantic segmentation in Keras: a small U-Net labels every pixel of an image.
 
     image (H, W, C) -> ZeroPadding2D at the bottom/right to a multiple of 2 ** levels    (H', W', C)
-      encoder, per entry of filters[:-1]:  [Conv2D(f, 3, 'same', relu)] x 2  -> kept for the skip
+      encoder, per entry of filters[:-1]:  [Conv2D(f, 3, 'same', no bias) -> BatchNorm -> ReLU] x 2
+                                           -> kept for the skip
                                            -> MaxPooling2D(2)                (h, w) -> (h/2, w/2)
-      bottleneck:                          [Conv2D(filters[-1], 3, 'same', relu)] x 2
+      bottleneck:                          the same block at filters[-1]
       decoder, per entry of reversed(filters[:-1]):
                  Conv2DTranspose(f, 2, strides 2)                            (h, w) -> (2h, 2w)
                  -> Concatenate([up, skip]) on channels                      (2h, 2w, f + f)
-                 -> [Conv2D(f, 3, 'same', relu)] x 2
+                 -> the same block at f
       -> Conv2D(classes, 1): per-pixel logits -> Cropping2D back to (H, W)   (H, W, classes)
 
 Ronneberger, Fischer & Brox 2015 (U-Net), small and with 'same' padding: the encoder's features
 at each level come back to the decoder through the concatenated skips, which is what keeps the
-boundaries sharp after the poolings. Any H x W: common/segmentation.py pad_amounts pads the input
+boundaries sharp after the poolings. Batch normalisation in every block (as most U-Nets since
+2015 have it; synchronized, so that two replicas train as one device does) takes training past the
+plateau where every pixel is background within a few epochs, on every seed. Any H x W: common/segmentation.py pad_amounts pads the input
 up to the encoder's stride and the logits are cropped back. The loss is
 SparseCategoricalCrossentropy(from_logits=True) over every pixel of the batch (its default mean
 over batch x H x W). Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
@@ -33,9 +36,12 @@ NETWORK = "segmentation"
 
 
 def conv_block(x, filters):
-    """Two 3x3 'same' convolutions with ReLU: the U-Net's unit at every level."""
+    """Two 3x3 'same' convolutions, each batch-normalised (statistics of the global batch on any strategy) before
+    its ReLU: the U-Net's unit at every level."""
     for _ in range(2):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)  # BatchNormalization's beta: the bias
+        x = keras.layers.BatchNormalization(synchronized=True)(x)
+        x = keras.layers.Activation("relu")(x)
     return x
 
 

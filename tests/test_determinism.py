@@ -31,6 +31,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "gesture": ["--epochs", "2", "--units", "8"],
     # tagger: two epochs (the reshuffle), a small BiLSTM; every test sentence tagged and scored by seqeval.
     "tagger": ["--epochs", "2", "--units", "8"],
+    # segmentation: two epochs (the reshuffle), a one-pooling U-Net; every test pixel scored.
+    "segmentation": ["--epochs", "2", "--filters", "4,8"],
 }
 
 

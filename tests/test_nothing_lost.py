@@ -317,6 +317,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "forecaster": "forecast",  # windows in the series' units (batch, window, 1) -> forecasts in them (batch, H)
     "gesture": "recurrent",  # the recurrent classifier (its default GRU), padded traces read as sequences
     "tagger": "tags",  # word ids (batch, time) -> tag logits (batch, time, tags)
+    "segmentation": "masks",  # images (batch, 21, 30, 3), padded inside to 24 x 32 -> logits (batch, 21, 30, 4)
 }
 
 
@@ -342,6 +343,9 @@ def twin_models(network):
     elif kind == "tags":
         shape = (12,)  # 12 word ids of a vocabulary of 20, 8 tags (padding's 0 included)
         keras_model, tf_model = (module.build(config, shape, 8, 20) for module in (keras_module, tf_module))
+    elif kind == "masks":
+        shape = (21, 30, 3)  # sides the encoder's stride (4) does not divide: the padding and the crop exported too
+        keras_model, tf_model = (module.build(config, shape, 4) for module in (keras_module, tf_module))
     elif kind == "forecast":
         shape = (config.window, 1)
         keras_model, tf_model = (module.build(config) for module in (keras_module, tf_module))

@@ -2,7 +2,8 @@
 
 1. Shape: parameter counts equal, in the same Keras order, and pinned (PARAM_COUNTS); the logits keep the input's
    height and width, however odd (the padding to the encoder's stride and the crop back, on both sides).
-2. Function: Keras weights transplanted into tf_impl give the same per-pixel logits, the same loss (the mean over
+2. Function (inference mode: the batch normalisations' moving statistics; training mode is level 3's): Keras
+   weights transplanted into tf_impl give the same per-pixel logits, the same loss (the mean over
    every pixel of the batch, Keras's SparseCategoricalCrossentropy(from_logits=True)) and the same gradients (1e-5)
    on a non-square batch whose sides the encoder's stride does not divide (2 x 21 x 30 x 3), through the transposed
    convolutions and the concatenated skips. The padding is zeros at the bottom and the right on both sides: a model
@@ -12,7 +13,7 @@
    and weights (1e-4).
 4. Learning: tests/test_learning.py (scenes, floor mIoU 0.80); here, the same runs beat the all-background baseline.
 The scorer (mean IoU, pixel accuracy) against scikit-learn's confusion matrix and Jaccard score; the data, npz and
-tfds routes and bad input: tests/data/test_segmentation_data.py.
+tfds routes and bad input: tests/data/test_data_segmentation.py.
 """
 import keras
 import numpy as np
@@ -32,29 +33,30 @@ ODD = (21, 30, 3)  # non-square; 21 and 30 are not multiples of 4: 3 rows and 2 
 
 
 def unet_parameters(filters, channels, classes):
-    """A U-Net's parameters by hand: per level two 3x3 convolutions (9 * in * out + out each); per decoder level a
-    2x2 transposed convolution (4 * in * out + out) from the level below, then two 3x3 convolutions, the first one
-    reading the upsampled features and the skip (2 * f channels); the 1x1 head (f0 * classes + classes)."""
-    conv = lambda inputs, outputs, k=3: k * k * inputs * outputs + outputs  # noqa: E731
+    """A U-Net's parameters by hand: per level two 3x3 convolutions without bias (9 * in * out each), each with a
+    batch normalisation (4 * out: gamma, beta, moving mean and variance); per decoder level a 2x2 transposed
+    convolution with bias (4 * in * out + out) from the level below, then the two convolutions, the first one reading
+    the upsampled features and the skip (2 * f channels); the 1x1 head (f0 * classes + classes)."""
+    conv = lambda inputs, outputs: 9 * inputs * outputs + 4 * outputs  # noqa: E731
     total, inputs = 0, channels
     for width in filters:  # the encoder's blocks and the bottleneck
         total += conv(inputs, width) + conv(width, width)
         inputs = width
     for width in reversed(filters[:-1]):  # the decoder
-        total += conv(inputs, width, 2) + conv(2 * width, width) + conv(width, width)
+        total += 4 * inputs * width + width + conv(2 * width, width) + conv(width, width)
         inputs = width
-    return total + conv(filters[0], classes, 1)
+    return total + filters[0] * classes + classes
 
 
 # Pinned: a change to the architecture must show here (and unet_parameters says where each number comes from).
 PARAM_COUNTS = {  # (filters, channels, classes) -> parameters
-    # the default on scenes: encoder 808 + 3,488, bottleneck 13,888, decoder 9,008 + 2,264, head 36
-    ((8, 16, 32), 3, 4): 29_492,
-    # SMALL on scenes: 260 + 552, 1,024, 1,182 + 540, 20
-    (SMALL, 3, 4): 3_578,
+    # the default on scenes: encoder 856 + 3,584, bottleneck 14,080, decoder 9,104 + 2,312, head 36
+    ((8, 16, 32), 3, 4): 29_972,
+    # SMALL on scenes: 284 + 588, 1,072, 1,218 + 564, 20
+    (SMALL, 3, 4): 3_746,
     # the default on oxford_iiit_pet (3 classes) and on a grey .npz of 2 classes
-    ((8, 16, 32), 3, 3): 29_483,
-    ((8, 16, 32), 1, 2): 29_330,
+    ((8, 16, 32), 3, 3): 29_963,
+    ((8, 16, 32), 1, 2): 29_810,
 }
 
 
@@ -64,7 +66,8 @@ def scenes():
 
 
 def transplanted(config, input_shape, classes=4, noise=0.05):
-    """The Keras model (seeded) and the tf_impl model holding its weights, plus noise (biases away from 0)."""
+    """The Keras model (seeded) and the tf_impl model holding its weights, plus noise (biases and the batch
+    normalisations' moving statistics away from 0 and 1)."""
     keras.utils.set_random_seed(0)
     keras_model = keras_segmentation.build(config, input_shape, classes)
     tf_model = tf_segmentation.build(config, input_shape, classes)
@@ -125,7 +128,9 @@ def test_level2_non_square_odd_batch_after_transplant(scenes):
     x, y = crops(scenes, 2)
     assert x.shape == (2, *ODD) and len(np.unique(y)) > 1  # objects in the crops: every class term of the loss in play
     grads = assert_twins_agree(keras_model, tf_model, x, y, tf_loss=tf_segmentation.loss_fn)
-    assert len(grads) == 2 * 13  # kernel and bias of 13 layers: 4 encoder, 2 bottleneck, 2 x 3 decoder, the head
+    # 10 convolutions' kernels with their batch normalisations' gamma and beta, 2 transposed convolutions' and the
+    # head's kernel and bias
+    assert len(grads) == 3 * 10 + 2 * 2 + 2
 
 
 def test_the_loss_is_the_mean_over_every_pixel_of_the_batch(scenes):

@@ -1,16 +1,18 @@
 """Semantic segmentation in raw TensorFlow: a small U-Net labels every pixel of an image.
 
     image (H, W, C) -> tf.pad with zeros at the bottom/right to a multiple of 2 ** levels   (H', W', C)
-      encoder, per entry of filters[:-1]:  [relu(conv2d(x, K, 3x3 'SAME') + b)] x 2  -> kept for the skip
+      encoder, per entry of filters[:-1]:  [relu(batch_norm(conv2d(x, K, 3x3 'SAME')))] x 2  -> kept for the skip
                                            -> max_pool2d 2x2                  (h, w) -> (h/2, w/2)
-      bottleneck:                          [relu(conv2d 3x3 + b)] x 2 at filters[-1]
+      bottleneck:                          the same block at filters[-1]
       decoder, per entry of reversed(filters[:-1]):
                  conv2d_transpose(x, K (2, 2, f, in), stride 2) + b           (h, w) -> (2h, 2w)
                  -> tf.concat([up, skip], axis=-1)                            (2h, 2w, f + f)
-                 -> [relu(conv2d 3x3 + b)] x 2
+                 -> the same block at f
       -> conv2d 1x1 + b: per-pixel logits -> x[:, :H, :W]                      (H, W, classes)
 
-The U-Net of Ronneberger, Fischer & Brox 2015, written out: layers.Conv2D, layers.MaxPool2D and
+The U-Net of Ronneberger, Fischer & Brox 2015, written out: layers.BiaslessConv2D and
+layers.BatchNormalization (the global batch's statistics under any strategy, Keras's synchronized=True,
+moving averages at momentum 0.99), layers.Conv2D, layers.MaxPool2D and
 layers.Conv2DTranspose (kernel (kh, kw, out, in), the layout tf.nn.conv2d_transpose takes and
 Keras keeps), the padding and cropping by common/segmentation.py pad_amounts, the weights listed
 in the order the twin's functional model keeps them (each level's two convolutions, down, then
@@ -62,13 +64,16 @@ class UNet(tf.Module):
 
     @staticmethod
     def conv_block(in_channels, filters, rng):
-        return [layers.Conv2D(in_channels, filters, 3, activation="relu", rng=rng),
-                layers.Conv2D(filters, filters, 3, activation="relu", rng=rng)]
+        """[3x3 convolution without bias, batch normalisation, ReLU] twice, as a list of layers."""
+        return [layers.BiaslessConv2D(in_channels, filters, 3, rng=rng), layers.BatchNormalization(filters),
+                layers.Activation("relu"),
+                layers.BiaslessConv2D(filters, filters, 3, rng=rng), layers.BatchNormalization(filters),
+                layers.Activation("relu")]
 
     @property
     def parts(self):
-        """Every layer with weights, in the order Keras's functional twin keeps them."""
-        found = [conv for block in self.encoder for conv in block] + self.bottleneck
+        """Every layer, in the order Keras's functional twin keeps their weights."""
+        found = [layer for block in self.encoder for layer in block] + self.bottleneck
         for up, block in self.decoder:
             found += [up, *block]
         return found + [self.head]
@@ -77,16 +82,16 @@ class UNet(tf.Module):
         x = tf.pad(x, [[0, 0], [0, self.pad_rows], [0, self.pad_cols], [0, 0]])  # (batch, H', W', C), zeros
         skips = []
         for block in self.encoder:
-            for conv in block:
-                x = conv(x)
+            for layer in block:
+                x = layer(x, training=training)
             skips.append(x)
             x = self.pool(x)  # (batch, h, w, f) -> (batch, h/2, w/2, f)
-        for conv in self.bottleneck:
-            x = conv(x)
+        for layer in self.bottleneck:
+            x = layer(x, training=training)
         for (up, block), skip in zip(self.decoder, reversed(skips)):
             x = tf.concat([up(x), skip], axis=-1)  # (batch, 2h, 2w, f + f): upsampled first, then the skip
-            for conv in block:
-                x = conv(x)
+            for layer in block:
+                x = layer(x, training=training)
         logits = self.head(x)  # (batch, H', W', classes)
         return logits[:, :self.height, :self.width, :]  # (batch, H, W, classes): the padding cropped off
 
@@ -128,8 +133,9 @@ def loss_fn(model, x, y, training=False):
     return tf.reduce_mean(per_image_loss(model(x, training=training), y))
 
 
-def make_train_step(model, optimizer, strategy, element_spec):
-    """train_step(x, y) -> (batch mean loss, batch size), under any tf.distribute strategy."""
+def make_train_step(model, optimizer, strategy, element_spec, task=None):
+    """train_step(x, y) -> (batch mean loss, batch size), under any tf.distribute strategy. task: unused (the
+    shared tests call every network's step as the supervised one's)."""
     def replica_step(x, y):
         with tf.GradientTape() as tape:
             loss = replicas.average_loss(per_image_loss(model(x, training=True), y), x)  # / global batch size

@@ -537,7 +537,7 @@ class SegmentationConfig(TrainConfig):
     """A small U-Net: conv blocks and 2x2 max-pooling down, 2x2 transposed convolutions up, skips concatenated."""
 
     dataset: str = "scenes"  # generated discs, squares, triangles with masks; oxford_iiit_pet (tfds); path/to/file.npz
-    epochs: int = 8
+    epochs: int = 10
     batch_size: int = 16
     learning_rate: float = 3e-3
     # Channels of each level's conv block, top level first: len(filters) - 1 poolings (the encoder's total stride is

@@ -15,7 +15,8 @@ Ronneberger, Fischer & Brox 2015 (U-Net), small and with 'same' padding: the enc
 at each level come back to the decoder through the concatenated skips, which is what keeps the
 boundaries sharp after the poolings. Batch normalisation in every block (as most U-Nets since
 2015 have it; synchronized, so that two replicas train as one device does) takes training past the
-plateau where every pixel is background within a few epochs, on every seed. Any H x W: common/segmentation.py pad_amounts pads the input
+plateau where every pixel is background within a few epochs, on every seed; its moving averages
+at momentum 0.9 (common/segmentation.py says why). Any H x W: common/segmentation.py pad_amounts pads the input
 up to the encoder's stride and the logits are cropped back. The loss is
 SparseCategoricalCrossentropy(from_logits=True) over every pixel of the batch (its default mean
 over batch x H x W). Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
@@ -40,7 +41,7 @@ def conv_block(x, filters):
     its ReLU: the U-Net's unit at every level."""
     for _ in range(2):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)  # BatchNormalization's beta: the bias
-        x = keras.layers.BatchNormalization(synchronized=True)(x)
+        x = keras.layers.BatchNormalization(momentum=segmentation.BATCH_NORM_MOMENTUM, synchronized=True)(x)
         x = keras.layers.Activation("relu")(x)
     return x
 

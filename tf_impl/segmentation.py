@@ -12,7 +12,7 @@
 
 The U-Net of Ronneberger, Fischer & Brox 2015, written out: layers.BiaslessConv2D and
 layers.BatchNormalization (the global batch's statistics under any strategy, Keras's synchronized=True,
-moving averages at momentum 0.99), layers.Conv2D, layers.MaxPool2D and
+moving averages at common/segmentation.py's momentum, 0.9), layers.Conv2D, layers.MaxPool2D and
 layers.Conv2DTranspose (kernel (kh, kw, out, in), the layout tf.nn.conv2d_transpose takes and
 Keras keeps), the padding and cropping by common/segmentation.py pad_amounts, the weights listed
 in the order the twin's functional model keeps them (each level's two convolutions, down, then
@@ -65,9 +65,10 @@ class UNet(tf.Module):
     @staticmethod
     def conv_block(in_channels, filters, rng):
         """[3x3 convolution without bias, batch normalisation, ReLU] twice, as a list of layers."""
-        return [layers.BiaslessConv2D(in_channels, filters, 3, rng=rng), layers.BatchNormalization(filters),
+        momentum = segmentation.BATCH_NORM_MOMENTUM
+        return [layers.BiaslessConv2D(in_channels, filters, 3, rng=rng), layers.BatchNormalization(filters, momentum),
                 layers.Activation("relu"),
-                layers.BiaslessConv2D(filters, filters, 3, rng=rng), layers.BatchNormalization(filters),
+                layers.BiaslessConv2D(filters, filters, 3, rng=rng), layers.BatchNormalization(filters, momentum),
                 layers.Activation("relu")]
 
     @property

@@ -231,3 +231,14 @@ def test_learned_runs_beat_the_all_background_baseline(learned, scenes):
         for run in summary["runs"]:
             assert run["metric"] >= SPEC.floor > baseline + 0.5, (impl, run["seed"], run["metric"])
             assert run["metrics"]["pixel_accuracy"] > run["metrics"]["majority_pixel_accuracy"], (impl, run["seed"])
+
+
+def test_the_compare_figure_shows_the_truth_and_both_sides_masks(tmp_path, scenes):
+    from common import plots
+
+    truth = scenes.y_test[:2]
+    figure = {"images": scenes.x_test[:2], "truth": truth, "masks": truth, "num_classes": 4}
+    report = {"network": "segmentation", "dataset": "scenes"}
+    figures = {"keras": {"segmentation": figure}, "tf": {"segmentation": {**figure, "masks": np.zeros_like(truth)}}}
+    path = plots.generative_figures(report, figures, str(tmp_path / "compare-segmentation.png"))
+    assert path == [str(tmp_path / "compare-segmentation-masks.png")] and (tmp_path / "compare-segmentation-masks.png").stat().st_size > 0

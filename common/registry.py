@@ -482,11 +482,21 @@ NETWORKS = {
             config_class=configs.SegmentationConfig,
             # Mean IoU over the classes (background, disc, square, triangle) from the confusion matrix of every test
             # pixel of the 400 generated test scenes (common/segmentation.py); pixel accuracy beside it. Baseline:
-            # every pixel background (the training pixels' most frequent class), MEASURED_BASELINE.
+            # every pixel background (the training pixels' most frequent class, 83% of the pixels): mIoU 0.2083
+            # (background's IoU 0.833, each shape's 0).
             metric="mean_iou",
             higher_is_better=True,
-            floor=0.80,  # the issue's number; MEASURED_FLOOR
-            tolerance=ACCURACY_POINTS,  # MEASURED_TOLERANCE
+            # The issue's floor. Measured, `python -m common.report --networks segmentation --seeds 4` (defaults: 8-16-32
+            # channels, batch norm, 10 epochs, batch 16, Adam 3e-3; ~75-100 s a run on a machine loaded ~4x, ~35 s
+            # unloaded): Keras 0.9591 +- 0.0131 (worst 0.9388), tf 0.9654 +- 0.0102 (worst 0.9479); every seed of both
+            # clears it by 10 standard deviations or more. A network that finds every object pixel but not its class
+            # (all of them called square, the most frequent shape) would score 0.36 (background 1, square 0.43, the
+            # others 0): the floor asks for the shapes told apart.
+            floor=0.80,
+            # Three points of mean IoU: from the spread, 2.3-2.9 times one run's seed-to-seed standard deviation
+            # (0.010-0.013), so that the suite's two seeds a side (standard error of the difference of their means
+            # ~0.012) fail a true tie about one time in eighty; ACCURACY_POINTS' 0.02 would fail one in ten.
+            tolerance=0.03,
             inputs="image",
             family="segmentation",  # parity: tests/test_parity_segmentation.py (all four levels, odd sizes, padding)
             precisions=("float32",),  # float32 only: its parity file checks float32

@@ -117,7 +117,10 @@ SUITE_EPOCHS = {
 # gesture: (Keras / tf) 13 / 5.7 sd (`twinnets compare gesture --seeds 8`: 0.9927 +- 0.0033, 0.9898 +- 0.0070;
 # floor 0.95).
 # tagger: (Keras / tf) 82 / 61 sd (`twinnets compare tagger --seeds 8`: F1 0.9985 +- 0.0012, 0.9981 +- 0.0016; floor 0.90).
-SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2}
+# segmentation: (Keras / tf) 10.7 / 11.6 sd (`python -m common.report --networks segmentation --seeds 4`: mIoU
+# 0.9591 +- 0.0131, 0.9654 +- 0.0102, worst 0.9388 / 0.9479; floor 0.80); the issue asks ">= 2 seeds".
+SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2,
+               "segmentation": 2}
 
 
 def seeds_of(network):

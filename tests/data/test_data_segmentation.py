@@ -105,10 +105,10 @@ def test_masks_and_labels_go_to_their_own_networks(capsys, tmp_path, argv, messa
 
 
 def test_a_short_training_on_masks_in_an_npz_from_the_command_line(capsys, tmp_path):
-    """10 x 12 images (two poolings: 2 rows of padding): both sides train and are scored by the same mean IoU, through
-    the command lines a user runs."""
+    """10 x 12 images (two poolings: 2 rows of padding) train and are scored by mean IoU, through the command line a
+    user runs: Keras's (the data reach both sides alike; tf_impl's command line trains in tests/test_determinism.py)."""
     path = masks_npz(tmp_path)
-    for impl in ("keras", "tf"):
+    for impl in ("keras",):
         code, out, err = run_main(capsys, ["train", "segmentation", "--impl", impl, "--dataset", path, *TINY,
                                            "--out", str(tmp_path / impl)])
         assert code == 0, err

@@ -76,6 +76,8 @@ class DataInfo:
     # ("tokens" with task "tagging": word ids (N, T) -> a tag id per token (N, T), common/data/conll.py)
     # ("image" with task "detection": images -> common/detection.py's target maps (N, H/4, W/4, C + 5); the boxes
     # themselves in DetectionData.objects, common/data/boxes.py)
+    # ("image" with task "segmentation": images (N, H, W, C) -> a class per pixel (N, H, W), num_classes the mask's
+    # classes, background included; common/data/tasks/scenes.py, tfds oxford_iiit_pet, an .npz with masks as y)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int
@@ -291,6 +293,8 @@ def split(x, y, fraction):
     if len(y) < 4:
         raise DataError(f"only {len(y)} training examples: too few to hold out a validation split")
     if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        return train_test_split(x, y, test_size=fraction, random_state=SPLIT_SEED)
+    if np.ndim(y) > 1:  # masks (N, H, W): a class per pixel, no one class per example to stratify by
         return train_test_split(x, y, test_size=fraction, random_state=SPLIT_SEED)
     counts = np.bincount(np.asarray(y, dtype=np.int64))
     classes = int((counts > 0).sum())

@@ -529,6 +529,31 @@ class TaggerConfig(TrainConfig):
             raise ConfigError(f"min-count must be at least 1, got {self.min_count}")
 
 
+# --- speech recognition with CTC (speech) ---
+
+
+@dataclass(frozen=True)
+class SpeechConfig(TrainConfig):
+    """Log-mel frames -> bidirectional LSTM returning sequences -> a softmax over the CTC blank and the symbols at
+    every frame, trained with CTC."""
+
+    dataset: str = "digit_sequences"  # generated 8 kHz clips of 1-4 digit tokens (common/data/tasks); or spoken_digit
+    # Measured on digit_sequences (seed 0, test LER of the best path, a loaded 2-core machine): Keras 6 epochs of 32
+    # units 0.018 (~30 s); tf 12 epochs of 48 units 0.013 (~64 s). Floor 0.10.
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    units: int = 32  # LSTM units of each direction: the output layer reads 2 * units per frame
+    beam_width: int = 8  # prefix beam search's beam (common/ctc.py), scored beside the best path
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.units < 1:
+            raise ConfigError(f"units must be at least 1, got {self.units}")
+        if self.beam_width < 1:
+            raise ConfigError(f"beam-width must be at least 1, got {self.beam_width}")
+
+
 # --- transfer learning ---
 
 

@@ -475,6 +475,27 @@ NETWORKS = {
             reference="Huang, Xu & Yu 2015, bidirectional LSTM-CRF models for sequence tagging; Lample et al. 2016; "
                       "data format and score: Tjong Kim Sang & De Meulder 2003, the CoNLL-2003 shared task",
         ),
+        # --- speech recognition with CTC (speech) ---
+        NetworkSpec(
+            name="speech",
+            title="Speech recognition: log-mel frames, bidirectional LSTM, CTC over digit transcripts",
+            config_class=configs.SpeechConfig,
+            # Label error rate (summed edit distances / summed reference lengths, jiwer's cer over the digit
+            # strings) of the best-path transcripts of the 500 generated test clips (common/speech.py); prefix beam
+            # search's LER and both sequence accuracies beside it. Baselines (common/speech.py baselines): the empty
+            # transcript scores 1.0, the most common training transcript (one digit) 0.9-odd.
+            metric="ler",
+            higher_is_better=False,
+            floor=0.10,  # the floor
+            # ACCURACY_POINTS: two points of LER, as of an accuracy (about 50 of the test set's ~1,250 digits).
+            tolerance=ACCURACY_POINTS,
+            inputs="sequence",
+            family="speech",  # parity: tests/test_parity_speech.py (all four levels, mixed lengths, CTC, decoding)
+            # float32 only: its parity file checks float32 (the CTC loss is computed in float32 on both sides).
+            precisions=("float32",),
+            reference="Graves, Fernandez, Gomez & Schmidhuber 2006, connectionist temporal classification; "
+                      "Graves, Mohamed & Hinton 2013, speech recognition with deep recurrent neural networks",
+        ),
         # --- transfer learning ---
         NetworkSpec(
             name="transfer",

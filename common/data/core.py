@@ -74,6 +74,8 @@ class DataInfo:
     kind: str  # "image" (N, H, W, C), "table" (N, F), "sequence" (N, T, F) or "tokens" (N, T) of int ids;
     # "pairs": source ids (N, T) -> target ids (N, T') (common/data/pairs.py: dates, .tsv sentence pairs)
     # ("tokens" with task "tagging": word ids (N, T) -> a tag id per token (N, T), common/data/conll.py)
+    # ("sequence" with task "ctc": log-mel frames (N, T, F) -> a transcript of symbol ids (N, L), 0-padded, any length
+    #  <= the clip's real frames; common/data/speech.py)
     input_shape: tuple  # one example's shape
     num_classes: int
     n_train: int

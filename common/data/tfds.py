@@ -1,4 +1,5 @@
-"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images, `imdb_reviews` text and `tiny_shakespeare` characters.
+"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images, `imdb_reviews` text, `tiny_shakespeare` characters
+and `spoken_digit` audio.
 
 Read from `--data-dir` (default ~/tensorflow_datasets). tfds is never asked to download
 implicitly (offline, its retries take minutes): an unprepared dataset fails at once and
@@ -13,7 +14,8 @@ from common.data.core import Arrays, DataError
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
 TEXT = ("imdb_reviews",)  # tokenised here into padded id sequences
 CHARACTERS = ("tiny_shakespeare",)  # one text per split, cut into windows of characters (common/data/characters.py)
-NAMES = IMAGES + TEXT + CHARACTERS
+AUDIO = ("spoken_digit",)  # clips of one spoken digit, transcribed for the speech network (common/data/speech.py)
+NAMES = IMAGES + TEXT + CHARACTERS + AUDIO
 IMDB_VOCABULARY_SIZE = 10000  # ids: 0 padding, 1 out of vocabulary, 2.. the most frequent training words
 IMDB_LENGTH = 200  # tokens kept per review (the first ones); shorter reviews are padded with 0
 
@@ -27,6 +29,10 @@ def load(name, options):
         from common.data import characters
 
         return characters.from_text(name, texts(name, options.data_dir, options.download), options)
+    if name in AUDIO:  # one split of clips, divided there; log-mel frames and digit transcripts
+        from common.data import speech
+
+        return speech.from_tfds(name, options)
     (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
     if name in TEXT:
         tokens_train = text.tokenize(x_train)

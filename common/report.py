@@ -48,14 +48,17 @@ WHAT = {
     "forecaster": "LSTM over a window of past values -> the next 10 values at once",
     "gesture": "masked GRU (`--cell lstm`) over 3-axis motion traces of varying length",
     "tagger": "embedding, bidirectional LSTM, a softmax over IOB2 tags per token",
+    "speech": "log-mel frames, bidirectional LSTM, CTC; best-path decoding",
 }
 DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row by row", "moons": "two moons",
               "digits_transfer": "digits 0-4 → 5-9 (10 per class)", "mackey_glass": "Mackey–Glass series (τ = 17)",
               "gestures": "6 generated gestures, 30-80 steps",
-              "entities": "generated sentences, test names unseen in training"}
+              "entities": "generated sentences, test names unseen in training",
+              "digit_sequences": "generated 8 kHz clips of 1-4 digit tokens"}
 METRIC_NAMES = {"r2": "R²", "neg_elbo": "−ELBO (nats)", "frechet_distance": "Fréchet distance", "fine_tuning_accuracy": "accuracy (fine-tuned)",
                 "conditional_accuracy": "conditional accuracy", "log_likelihood": "log-likelihood (nats, exact)",
-                "rmse_over_persistence": "RMSE / persistence's RMSE (H = 10)", "f1": "entity F1 (seqeval)"}
+                "rmse_over_persistence": "RMSE / persistence's RMSE (H = 10)", "f1": "entity F1 (seqeval)",
+                "ler": "label error rate (edit distance / length)"}
 
 
 def row(report, spec):

@@ -317,6 +317,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "forecaster": "forecast",  # windows in the series' units (batch, window, 1) -> forecasts in them (batch, H)
     "gesture": "recurrent",  # the recurrent classifier (its default GRU), padded traces read as sequences
     "tagger": "tags",  # word ids (batch, time) -> tag logits (batch, time, tags)
+    "speech": "recurrent",  # log-mel frames (batch, frames, bins) -> per-frame logits (batch, frames, blank + symbols)
 }
 
 

@@ -538,8 +538,9 @@ class SpeechConfig(TrainConfig):
     every frame, trained with CTC."""
 
     dataset: str = "digit_sequences"  # generated 8 kHz clips of 1-4 digit tokens (common/data/tasks); or spoken_digit
-    # Measured on digit_sequences (seed 0, test LER of the best path, a loaded 2-core machine): Keras 6 epochs of 32
-    # units 0.018 (~30 s); tf 12 epochs of 48 units 0.013 (~64 s). Floor 0.10.
+    # Measured on digit_sequences (test LER of the best path, a 2-core machine shared with other work): Keras 6
+    # epochs of 32 units 0.018 (seed 0, ~30 s); 8 epochs, seeds 0-3 (the registry's entry): Keras 0.010-0.012, tf
+    # 0.012-0.021 (67-108 s a run on that machine). Floor 0.10.
     epochs: int = 8
     batch_size: int = 32
     learning_rate: float = 1e-2

@@ -147,3 +147,8 @@ def test_other_networks_refuse_audio_and_speech_other_data(capsys):
     assert code == 2 and "digit_sequences holds transcribed audio: train speech on it" in err
     code, _, err = run_main(capsys, ["train", "speech", "--impl", "keras", "--dataset", "gestures", "--epochs", "1"])
     assert code == 2 and "speech transcribes audio clips" in err and err.count("\n") == 1
+
+
+def test_a_bad_speech_flag_is_one_line_and_exit_2(capsys):
+    code, _, err = run_main(capsys, ["train", "speech", "--impl", "tf", "--beam-width", "0", "--epochs", "1"])
+    assert code == 2 and "beam-width must be at least 1, got 0" in err and err.count("\n") == 1

@@ -58,7 +58,8 @@ def transplanted(config, data, noise=0.0):
     keras_model, tf_model = keras_speech.build(config, *sizes), tf_speech.build(config, *sizes)
     if noise:
         rng = np.random.default_rng(1)
-        keras_model.set_weights([w + rng.normal(0, noise, w.shape).astype(np.float32) for w in keras_model.get_weights()])
+        keras_model.set_weights([w + rng.normal(0, noise, w.shape).astype(np.float32)
+                                 for w in keras_model.get_weights()])
     tf_model.set_weights(keras_model.get_weights())
     return keras_model, tf_model
 

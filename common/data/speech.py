@@ -103,29 +103,3 @@ def speech_data(name, splits, sample_rate, options):
                       transcripts={split: list(splits[split][1]) for split in SPLITS}, frame_counts=counts,
                       sample_rate=int(sample_rate), standardisation=(mean, std))
 
-
-def from_tfds(name, options):
-    """tensorflow-datasets' spoken_digit (Jackson et al., the free spoken digit dataset: 8 kHz recordings of one digit
-    each, label 0-9): its one split divided with the fixed SPLIT_SEED (split_pool), each label the transcript "d".
-    Fails at once if the dataset is not prepared (common/data/tfds.py)."""
-    import tensorflow_datasets as tfds
-
-    from common.data import tfds as tfds_source
-    from common.data.core import split_pool
-
-    builder = tfds.builder(name, data_dir=options.data_dir)
-    if options.download and not builder.is_prepared():
-        tfds_source.prepare(name, options.data_dir)
-    try:
-        dataset = builder.as_dataset(split="train", as_supervised=True)
-    except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
-        raise DataError(f"tfds dataset {name!r} is not prepared in {builder.data_dir}; "
-                        f"{tfds_source.hint(name, options.data_dir)}") from None
-    sample_rate = builder.info.features["audio"].sample_rate
-    clips, transcripts = [], []
-    for samples, label in tfds.as_numpy(dataset):
-        clips.append(np.asarray(samples, np.float32) / 32768.0)  # 16-bit samples -> [-1, 1)
-        transcripts.append(str(int(label)))
-    rows = split_pool(len(clips), options.validation_fraction, name, "clips")
-    splits = {split: ([clips[i] for i in rows[split]], [transcripts[i] for i in rows[split]]) for split in SPLITS}
-    return speech_data(name, splits, sample_rate, options)

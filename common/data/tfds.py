@@ -29,10 +29,8 @@ def load(name, options):
         from common.data import characters
 
         return characters.from_text(name, texts(name, options.data_dir, options.download), options)
-    if name in AUDIO:  # one split of clips, divided there; log-mel frames and digit transcripts
-        from common.data import speech
-
-        return speech.from_tfds(name, options)
+    if name in AUDIO:  # one split of clips, divided with the fixed seed; log-mel frames and digit transcripts
+        return spoken_digits(name, options)
     (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
     if name in TEXT:
         tokens_train = text.tokenize(x_train)
@@ -70,6 +68,33 @@ def splits(name, data_dir, download):
         batches = list(tfds.as_numpy(dataset.batch(4096)))
         arrays.append((np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])))
     return arrays
+
+
+def spoken_digits(name, options):
+    """SpeechData of spoken_digit (Jackson et al., the free spoken digit dataset: 8 kHz recordings of one digit each,
+    label 0-9): its one split divided with the fixed SPLIT_SEED (split_pool), each label the transcript "d"
+    (common/data/speech.py). Fails at once if the dataset is not prepared."""
+    import tensorflow_datasets as tfds
+
+    from common.data import speech
+    from common.data.core import split_pool
+
+    builder = tfds.builder(name, data_dir=options.data_dir)
+    if options.download and not builder.is_prepared():
+        prepare(name, options.data_dir)
+    try:
+        dataset = builder.as_dataset(split="train", as_supervised=True)
+    except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
+        raise DataError(
+            f"tfds dataset {name!r} is not prepared in {builder.data_dir}; {hint(name, options.data_dir)}"
+        ) from None
+    clips, transcripts = [], []
+    for samples, label in tfds.as_numpy(dataset):
+        clips.append(np.asarray(samples, np.float32) / 32768.0)  # 16-bit samples -> [-1, 1)
+        transcripts.append(str(int(label)))
+    rows = split_pool(len(clips), options.validation_fraction, name, "clips")
+    splits = {split: ([clips[i] for i in rows[split]], [transcripts[i] for i in rows[split]]) for split in rows}
+    return speech.speech_data(name, splits, builder.info.features["audio"].sample_rate, options)
 
 
 def texts(name, data_dir, download):

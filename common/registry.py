@@ -487,9 +487,9 @@ NETWORKS = {
             metric="ler",
             higher_is_better=False,
             # The floor. Measured, `python -m common.report --networks speech --seeds 4` (defaults: one BiLSTM
-            # of 32 units each way, 8 epochs; a 2-core machine shared with other work): Keras 0.0113 +- 0.0008 (worst
-            # 0.0123), tf 0.0158 +- 0.0037 (worst 0.0208, 27 of the 1,301 test digits); 67-108 s of training a run
-            # there. Every seed of both clears it by 20 standard deviations or more.
+            # of 32 units each way, 8 epochs, frames every 32 ms; a 2-core machine shared with other work): Keras
+            # 0.0129 +- 0.0022 (worst 0.0161, 21 of the 1,301 test digits), tf 0.0115 +- 0.0016 (worst 0.0138); 23-51 s
+            # of training a run there. Every seed of both clears it by 38 standard deviations or more.
             floor=0.10,
             # ACCURACY_POINTS: two points of LER, as of an accuracy (about 26 of the test set's 1,301 digits).
             tolerance=ACCURACY_POINTS,

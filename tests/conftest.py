@@ -117,10 +117,10 @@ SUITE_EPOCHS = {
 # gesture: (Keras / tf) 13 / 5.7 sd (`twinnets compare gesture --seeds 8`: 0.9927 +- 0.0033, 0.9898 +- 0.0070;
 # floor 0.95).
 # tagger: (Keras / tf) 82 / 61 sd (`twinnets compare tagger --seeds 8`: F1 0.9985 +- 0.0012, 0.9981 +- 0.0016; floor 0.90).
-# speech: (Keras / tf) 110 / 23 sd (`python -m common.report --networks speech --seeds 4`: LER 0.0113 +- 0.0008,
-# 0.0158 +- 0.0037; floor <= 0.10), at its default 8 epochs: not fewer, because at 6 (`twinnets compare speech --epochs
-# 6 --seeds 3`) the floor is still far (Keras 0.018 / 0.014 / 0.012, tf 0.038 / 0.021 / 0.025) but the two sides'
-# means differ by 0.013 against the 0.02 tolerance, TOST undecided (at 8, seeds 0-3: 0.004, equivalent).
+# speech: (Keras / tf) 40 / 55 sd (`python -m common.report --networks speech --seeds 4`: LER 0.0129 +- 0.0022,
+# 0.0115 +- 0.0016; floor <= 0.10), at its default 8 epochs: not fewer, because at 6 (`twinnets compare speech --epochs
+# 6 --seeds 3`, measured with frames every 16 ms) the floor was still far (Keras 0.018 / 0.014 / 0.012, tf 0.038 /
+# 0.021 / 0.025) but the two sides' means differed by 0.013 against the 0.02 tolerance, TOST undecided.
 SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2,
                "speech": 2}
 

@@ -158,6 +158,11 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
             f"{data.info.name} holds one label per example" if spec.family == "segmentation"
             else f"{data.info.name} holds a mask per image: train segmentation on it"
         )
+    if (spec.family == "speech") != (data.info.task == "ctc"):  # transcribed audio: speech's, and only its
+        raise data_module.DataError(
+            f"speech transcribes audio clips (digit_sequences, spoken_digit); {data.info.name} holds {data.info.kind} "
+            "data" if spec.family == "speech" else f"{data.info.name} holds transcribed audio: train speech on it"
+        )
     if spec.inputs == "image" and data.info.kind != "image":
         raise data_module.DataError(
             f"{spec.name} needs images; {data.info.name} holds tables of shape {data.info.input_shape}"

@@ -585,6 +585,32 @@ class SegmentationConfig(TrainConfig):
             raise ConfigError(f"filters must name at least two levels of positive widths, got {self.filters}")
 
 
+# --- speech recognition with CTC (speech) ---
+
+
+@dataclass(frozen=True)
+class SpeechConfig(TrainConfig):
+    """Log-mel frames -> bidirectional LSTM returning sequences -> a softmax over the CTC blank and the symbols at
+    every frame, trained with CTC."""
+
+    dataset: str = "digit_sequences"  # generated 8 kHz clips of 1-4 digit tokens (common/data/tasks); or spoken_digit
+    # Measured on digit_sequences (test LER of the best path, a 2-core machine shared with other work): 8 epochs,
+    # seeds 0-3 (the registry's entry): Keras 0.010-0.016, tf 0.010-0.014 (23-51 s a run on that machine). With
+    # frames every 16 ms (twice the frames), Keras 6 epochs 0.012-0.018, tf 0.021-0.038 (seeds 0-2). Floor 0.10.
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    units: int = 32  # LSTM units of each direction: the output layer reads 2 * units per frame
+    beam_width: int = 8  # prefix beam search's beam (common/ctc.py), scored beside the best path
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.units < 1:
+            raise ConfigError(f"units must be at least 1, got {self.units}")
+        if self.beam_width < 1:
+            raise ConfigError(f"beam-width must be at least 1, got {self.beam_width}")
+
+
 # --- transfer learning ---
 
 

@@ -534,6 +534,31 @@ NETWORKS = {
             reference="Ronneberger, Fischer & Brox 2015, U-Net: convolutional networks for biomedical image "
                       "segmentation; Long, Shelhamer & Darrell 2015, fully convolutional networks",
         ),
+        # --- speech recognition with CTC (speech) ---
+        NetworkSpec(
+            name="speech",
+            title="Speech recognition: log-mel frames, bidirectional LSTM, CTC over digit transcripts",
+            config_class=configs.SpeechConfig,
+            # Label error rate (summed edit distances / summed reference lengths, jiwer's cer over the digit
+            # strings) of the best-path transcripts of the 500 generated test clips (common/speech.py); prefix beam
+            # search's LER and both sequence accuracies beside it. Baselines (common/speech.py baselines): the empty
+            # transcript scores 1.0, the most common training transcript (the single digit "2") 0.904.
+            metric="ler",
+            higher_is_better=False,
+            # The floor. Measured, `python -m common.report --networks speech --seeds 4` (defaults: one BiLSTM
+            # of 32 units each way, 8 epochs, frames every 32 ms; a 2-core machine shared with other work): Keras
+            # 0.0129 +- 0.0022 (worst 0.0161, 21 of the 1,301 test digits), tf 0.0115 +- 0.0016 (worst 0.0138); 23-51 s
+            # of training a run there. Every seed of both clears it by 38 standard deviations or more.
+            floor=0.10,
+            # ACCURACY_POINTS: two points of LER, as of an accuracy (about 26 of the test set's 1,301 digits).
+            tolerance=ACCURACY_POINTS,
+            inputs="sequence",
+            family="speech",  # parity: tests/test_parity_speech.py (all four levels, mixed lengths, CTC, decoding)
+            # float32 only: its parity file checks float32 (the CTC loss is computed in float32 on both sides).
+            precisions=("float32",),
+            reference="Graves, Fernandez, Gomez & Schmidhuber 2006, connectionist temporal classification; "
+                      "Graves, Mohamed & Hinton 2013, speech recognition with deep recurrent neural networks",
+        ),
         # --- transfer learning ---
         NetworkSpec(
             name="transfer",

@@ -58,7 +58,7 @@ def test_accelerator_matches_cpu(cli, accelerator):
     worker = os.path.join(os.path.dirname(__file__), "mirrored_worker.py")
     networks = list(registry.NETWORKS)
     def tolerance_of(network):
-        recurrent = registry.get(network).family in ("recurrent", "charlm", "gesture", "tagger") and accelerator == "gpu"  # Keras: cuDNN
+        recurrent = registry.get(network).family in ("recurrent", "charlm", "gesture", "tagger", "speech") and accelerator == "gpu"  # Keras: cuDNN
         return ACCELERATOR_TOLERANCE[accelerator] * (CUDNN_RECURRENT_FACTOR if recurrent else 1)
 
     check_report(cli(worker, "--strategy", accelerator, *networks, timeout=1800), networks, tolerance_of)

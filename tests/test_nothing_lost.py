@@ -319,6 +319,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "tagger": "tags",  # word ids (batch, time) -> tag logits (batch, time, tags)
     "detection": "boxes",  # images (batch, H, W, 3) -> heatmap logits, sizes, offsets (batch, H / 4, W / 4, C + 4)
     "segmentation": "masks",  # images (batch, 21, 30, 3), padded inside to 24 x 32 -> logits (batch, 21, 30, 4)
+    "speech": "recurrent",  # log-mel frames (batch, frames, bins) -> per-frame logits (batch, frames, blank + symbols)
 }
 
 

@@ -1,4 +1,5 @@
-"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images, `imdb_reviews` text and `tiny_shakespeare` characters.
+"""tensorflow-datasets: `mnist`, `fashion_mnist`, `cifar10` images, `imdb_reviews` text, `tiny_shakespeare` characters
+and `spoken_digit` audio.
 
 Read from `--data-dir` (default ~/tensorflow_datasets). tfds is never asked to download
 implicitly (offline, its retries take minutes): an unprepared dataset fails at once and
@@ -14,7 +15,8 @@ IMAGES = ("mnist", "fashion_mnist", "cifar10")
 TEXT = ("imdb_reviews",)  # tokenised here into padded id sequences
 CHARACTERS = ("tiny_shakespeare",)  # one text per split, cut into windows of characters (common/data/characters.py)
 SEGMENTATION = ("oxford_iiit_pet",)  # images -> a class per pixel, for the segmentation network (pet_masks)
-NAMES = IMAGES + TEXT + CHARACTERS + SEGMENTATION
+AUDIO = ("spoken_digit",)  # clips of one spoken digit, transcribed for the speech network (common/data/speech.py)
+NAMES = IMAGES + TEXT + CHARACTERS + SEGMENTATION + AUDIO
 PET_SIZE = 128  # oxford_iiit_pet's images and masks resized to PET_SIZE x PET_SIZE, as the TF segmentation tutorial
 IMDB_VOCABULARY_SIZE = 10000  # ids: 0 padding, 1 out of vocabulary, 2.. the most frequent training words
 IMDB_LENGTH = 200  # tokens kept per review (the first ones); shorter reviews are padded with 0
@@ -32,6 +34,8 @@ def load(name, options):
     if name in SEGMENTATION:
         (x_train, y_train), (x_test, y_test) = pet_masks(name, options.data_dir, options.download)
         return Arrays(x_train, y_train, None, None, x_test, y_test, kind="image", task="segmentation")
+    if name in AUDIO:  # one split of clips, divided with the fixed seed; log-mel frames and digit transcripts
+        return spoken_digits(name, options)
     (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
     if name in TEXT:
         tokens_train = text.tokenize(x_train)
@@ -104,6 +108,33 @@ def pet_masks(name, data_dir, download, size=PET_SIZE):
             masks.append(tf.image.resize(mask, (size, size), method="nearest").numpy()[..., 0].astype(np.int64) - 1)
         arrays.append((np.stack(images), np.stack(masks)))
     return arrays
+
+
+def spoken_digits(name, options):
+    """SpeechData of spoken_digit (Jackson et al., the free spoken digit dataset: 8 kHz recordings of one digit each,
+    label 0-9): its one split divided with the fixed SPLIT_SEED (split_pool), each label the transcript "d"
+    (common/data/speech.py). Fails at once if the dataset is not prepared."""
+    import tensorflow_datasets as tfds
+
+    from common.data import speech
+    from common.data.core import split_pool
+
+    builder = tfds.builder(name, data_dir=options.data_dir)
+    if options.download and not builder.is_prepared():
+        prepare(name, options.data_dir)
+    try:
+        dataset = builder.as_dataset(split="train", as_supervised=True)
+    except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
+        raise DataError(
+            f"tfds dataset {name!r} is not prepared in {builder.data_dir}; {hint(name, options.data_dir)}"
+        ) from None
+    clips, transcripts = [], []
+    for samples, label in tfds.as_numpy(dataset):
+        clips.append(np.asarray(samples, np.float32) / 32768.0)  # 16-bit samples -> [-1, 1)
+        transcripts.append(str(int(label)))
+    rows = split_pool(len(clips), options.validation_fraction, name, "clips")
+    splits = {split: ([clips[i] for i in rows[split]], [transcripts[i] for i in rows[split]]) for split in rows}
+    return speech.speech_data(name, splits, builder.info.features["audio"].sample_rate, options)
 
 
 def texts(name, data_dir, download):

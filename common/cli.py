@@ -152,6 +152,12 @@ def load_data(spec, config, data_dir=None, download=False, num_classes=None):
             f"{data.info.kind} data without boxes" if spec.family == "detection"
             else f"{data.info.name} holds images with boxes: train detection on it"
         )
+    if (spec.family == "segmentation") != (data.info.task == "segmentation"):  # masks: the segmentation network's only
+        raise data_module.DataError(
+            f"segmentation labels every pixel (scenes, oxford_iiit_pet, an .npz with masks (N, H, W) as y); "
+            f"{data.info.name} holds one label per example" if spec.family == "segmentation"
+            else f"{data.info.name} holds a mask per image: train segmentation on it"
+        )
     if (spec.family == "speech") != (data.info.task == "ctc"):  # transcribed audio: speech's, and only its
         raise data_module.DataError(
             f"speech transcribes audio clips (digit_sequences, spoken_digit); {data.info.name} holds {data.info.kind} "

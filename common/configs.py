@@ -564,6 +564,27 @@ class DetectionConfig(TrainConfig):
             raise ConfigError(f"score-threshold must be in [0, 1), got {self.score_threshold}")
 
 
+# --- semantic segmentation (segmentation) ---
+
+
+@dataclass(frozen=True)
+class SegmentationConfig(TrainConfig):
+    """A small U-Net: conv blocks and 2x2 max-pooling down, 2x2 transposed convolutions up, skips concatenated."""
+
+    dataset: str = "scenes"  # generated discs, squares, triangles with masks; oxford_iiit_pet (tfds); path/to/file.npz
+    epochs: int = 10
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    # Channels of each level's conv block, top level first: len(filters) - 1 poolings (the encoder's total stride is
+    # 2 ** (len(filters) - 1)); the last entry is the bottleneck's, and the decoder climbs back through the others.
+    filters: tuple[int, ...] = (8, 16, 32)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.filters) < 2 or min(self.filters) < 1:
+            raise ConfigError(f"filters must name at least two levels of positive widths, got {self.filters}")
+
+
 # --- speech recognition with CTC (speech) ---
 
 

@@ -127,6 +127,9 @@ def generative_figures(report, figures, plot_path):
     test series with both sides' forecasts (<plot>-forecast.png); for detection, test images with the true boxes
     and both sides' (<plot>-boxes.png)."""
     stem = os.path.splitext(plot_path)[0]
+    if any("segmentation" in arrays for arrays in figures.values()):  # segmentation (common/segmentation.py figure)
+        return [segmentation_masks(report, {impl: arrays["segmentation"] for impl, arrays in figures.items()},
+                                   f"{stem}-masks.png")]
     if any("forecast" in arrays for arrays in figures.values()):  # the forecaster (common/forecasting.py)
         return [forecast_overlay(report, {impl: arrays["forecast"] for impl, arrays in figures.items()},
                                  f"{stem}-forecast.png")]
@@ -198,6 +201,40 @@ def forecast_overlay(report, curves, path):
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def segmentation_masks(report, masks, path):
+    """Test images (seed 0) with their true masks and each implementation's predicted masks side by side: one row per
+    image; columns: the image, the truth, then one column per side, each mask drawn over the image.
+
+    masks: {impl: {"images": (n, H, W, C), "truth": (n, H, W), "masks": (n, H, W), "num_classes": K}}
+    (common/segmentation.py figure); the images and truth are the same for every side.
+    """
+    impls = list(masks)
+    first = masks[impls[0]]
+    images, truth, classes = np.asarray(first["images"]), np.asarray(first["truth"]), int(first["num_classes"])
+    colours = plt.get_cmap("tab10")(np.arange(classes))[:, :3]  # class k -> an RGB colour; 0 shown as the image
+    columns = [("image", None), ("truth", truth)] + [(impl, np.asarray(masks[impl]["masks"])) for impl in impls]
+    figure, axes = plt.subplots(len(images), len(columns), figsize=(1.9 * len(columns), 1.9 * len(images)),
+                                squeeze=False)
+    for row, image in enumerate(images):
+        rgb = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
+        for column, (title, labels) in enumerate(columns):
+            axis = axes[row][column]
+            shown = rgb if labels is None else np.where(labels[row][..., None] > 0,
+                                                        0.35 * rgb + 0.65 * colours[labels[row]], 0.5 * rgb)
+            axis.imshow(np.clip(shown, 0.0, 1.0), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(title, fontsize=9, color=COLORS.get(title, "black"))
+    figure.suptitle(f"{report['network']} on {report['dataset']} (seed 0): test masks, truth vs Keras vs raw TensorFlow "
+                    "(class 0 darkened, others coloured)", fontsize=8)
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 

@@ -49,6 +49,7 @@ WHAT = {
     "gesture": "masked GRU (`--cell lstm`) over 3-axis motion traces of varying length",
     "tagger": "embedding, bidirectional LSTM, a softmax over IOB2 tags per token",
     "detection": "CenterNet: strided convs, one upsampling, heatmap/size/offset heads",
+    "segmentation": "U-Net: conv blocks, max-pooling, transposed convolutions, skips concatenated",
     "speech": "log-mel frames, bidirectional LSTM, CTC; best-path decoding",
 }
 DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row by row", "moons": "two moons",
@@ -56,11 +57,12 @@ DATA_NAMES = {"breast_cancer": "breast cancer", "digits_sequences": "digits, row
               "gestures": "6 generated gestures, 30-80 steps",
               "entities": "generated sentences, test names unseen in training",
               "scene_boxes": "generated scenes, 1-4 discs, squares, triangles",
+              "scenes": "generated 64x64 scenes of discs, squares, triangles",
               "digit_sequences": "generated 8 kHz clips of 1-4 digit tokens"}
 METRIC_NAMES = {"r2": "R²", "neg_elbo": "−ELBO (nats)", "frechet_distance": "Fréchet distance", "fine_tuning_accuracy": "accuracy (fine-tuned)",
                 "conditional_accuracy": "conditional accuracy", "log_likelihood": "log-likelihood (nats, exact)",
                 "rmse_over_persistence": "RMSE / persistence's RMSE (H = 10)", "f1": "entity F1 (seqeval)",
-                "map_50": "mAP@0.5 (COCO, pycocotools)",
+                "map_50": "mAP@0.5 (COCO, pycocotools)", "mean_iou": "mean IoU",
                 "ler": "label error rate (edit distance / length)"}
 
 

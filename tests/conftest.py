@@ -120,12 +120,17 @@ SUITE_EPOCHS = {
 # gesture: (Keras / tf) 13 / 5.7 sd (`twinnets compare gesture --seeds 8`: 0.9927 +- 0.0033, 0.9898 +- 0.0070;
 # floor 0.95).
 # tagger: (Keras / tf) 82 / 61 sd (`twinnets compare tagger --seeds 8`: F1 0.9985 +- 0.0012, 0.9981 +- 0.0016; floor 0.90).
+# segmentation: the issue asks ">= 2 seeds". `python -m common.report --networks segmentation --seeds 8`: mIoU Keras
+# 0.9631 +- 0.0102, tf 0.9519 +- 0.0271, worst 0.9388 / 0.8906 (tf seed 7; 3.3 of tf's sd above the 0.80 floor);
+# seeds 0-1: Keras 0.975, 0.939, tf 0.972, 0.973 (their means differ by 0.016, tolerance 0.03).
+# detection: (Keras / tf) 6.5 / 5.2 sd at its suite's 12 epochs (seeds 0-3: mAP@0.5 0.9267 +- 0.0196, 0.9283 +- 0.0247;
+# floor 0.80); the issue asks for >= 2 seeds. (At 8 epochs Keras's seeds 0-2 end at 0.70-0.88.)
 # speech: (Keras / tf) 40 / 55 sd (`python -m common.report --networks speech --seeds 4`: LER 0.0129 +- 0.0022,
 # 0.0115 +- 0.0016; floor <= 0.10), at its default 8 epochs: not fewer, because at 6 (`twinnets compare speech --epochs
 # 6 --seeds 3`, measured with frames every 16 ms) the floor was still far (Keras 0.018 / 0.014 / 0.012, tf 0.038 /
 # 0.021 / 0.025) but the two sides' means differed by 0.013 against the 0.02 tolerance, TOST undecided.
 SUITE_SEEDS = {"charlm": 2, "forecaster": 2, "autoencoder": 2, "vae": 2, "wgan_gp": 2, "gesture": 2, "tagger": 2,
-               "detection": 2, "speech": 2}
+               "detection": 2, "segmentation": 2, "speech": 2}
 
 
 def seeds_of(network):

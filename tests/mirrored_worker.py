@@ -15,6 +15,7 @@ batch; weights are compared in Keras order, moving batch-norm statistics include
 runs `fit` over the batches, which distributes them as tf_impl does, and is compared on
 its epoch's mean loss.
 """
+import dataclasses
 import importlib
 import json
 import sys
@@ -35,6 +36,9 @@ from common import energy, registry, seq2seq  # noqa: E402
 from tf_impl import optim, supervised  # noqa: E402
 
 GLOBAL_BATCH, STEPS, UNEVEN = 64, 10, 11
+# segmentation: the U-Net on a 20 x 28 window of each 64 x 64 scene: any size works, and the encoder's stride (4)
+# divides neither side, so the padding and the crop run under the strategy too; a step costs a fifth of a whole scene's.
+CROP = (slice(22, 42), slice(18, 46))
 
 
 def keras_module(network):
@@ -178,6 +182,13 @@ def config_of(network):
         return spec.config_class(learning_rate_schedule="constant", batch_size=GLOBAL_BATCH)  # a chain per row
     if spec.family == "charlm":  # the step, not its default cosine schedule (Keras's build compiles the constant rate)
         return spec.config_class(learning_rate_schedule="constant")
+    if spec.family == "segmentation":
+        # Plain SGD at the rate of its config (3e-3); why not Adam: detection's reason, below. The U-Net's batch normalisation
+        # centres each channel's gradient over the batch, and entries that cancel to ~0 but for rounding are what
+        # Adam scales up (1.7e-2 apart after 10 steps). SGD's difference grows with its rate (measured, 10 steps on the
+        # window: 4.8e-6 at 3e-3, 3.7e-5 at 1e-2; with momentum 0.9 at 0.05, 8e-4): the batch-norm sums' other
+        # order, amplified by the steps, as the step size grows.
+        return spec.config_class(optimizer="sgd", momentum=0.0)
     if spec.family == "detection":
         # SGD with momentum, not its default Adam: on two replicas its gradients match one device's to 3e-7 (4e-6 of
         # the largest; the all-reduce sums in another order), but dead and nearly dead ReLU units leave many gradient
@@ -207,6 +218,10 @@ def main(networks):
         data = data_module.load(registry.get(network).default_dataset)
         if registry.get(network).family == "energy":  # what the rbm trains on: binarised, flattened (common/energy.py)
             data = energy.binary_data(data, network)
+        if registry.get(network).family == "segmentation":  # a 20 x 28 window of each scene: see CROP
+            x_train = data.x_train[:, CROP[0], CROP[1]]
+            data = dataclasses.replace(data, x_train=x_train, y_train=data.y_train[:, CROP[0], CROP[1]],
+                                       info=dataclasses.replace(data.info, input_shape=x_train.shape[1:]))
         keras.utils.set_random_seed(0)
         initial = build(keras_module(network), network, config, data).get_weights()
         for impl, run, sizes in (("tf", tf_steps, [GLOBAL_BATCH] * STEPS + [UNEVEN]),

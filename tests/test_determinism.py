@@ -33,6 +33,8 @@ FAST = {  # few epochs, small models: this is about repeatability, not quality
     "tagger": ["--epochs", "2", "--units", "8"],
     # detection: two epochs (the reshuffle), a small CenterNet; every test scene decoded and scored by pycocotools.
     "detection": ["--epochs", "2", "--filters", "4,8,8", "--head-filters", "4"],
+    # segmentation: two epochs (the reshuffle), a one-pooling U-Net; every test pixel scored.
+    "segmentation": ["--epochs", "2", "--filters", "4,8"],
     # speech: two epochs (the reshuffle), a small BiLSTM; every test clip decoded by the best path and a beam of 2.
     "speech": ["--epochs", "2", "--units", "8", "--beam-width", "2"],
 }

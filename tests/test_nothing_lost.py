@@ -318,6 +318,7 @@ EXPORTED = {  # network -> (what the export serves, how to build both models wit
     "gesture": "recurrent",  # the recurrent classifier (its default GRU), padded traces read as sequences
     "tagger": "tags",  # word ids (batch, time) -> tag logits (batch, time, tags)
     "detection": "boxes",  # images (batch, H, W, 3) -> heatmap logits, sizes, offsets (batch, H / 4, W / 4, C + 4)
+    "segmentation": "masks",  # images (batch, 21, 30, 3), padded inside to 24 x 32 -> logits (batch, 21, 30, 4)
     "speech": "recurrent",  # log-mel frames (batch, frames, bins) -> per-frame logits (batch, frames, blank + symbols)
 }
 
@@ -347,6 +348,9 @@ def twin_models(network):
     elif kind == "boxes":
         shape = (32, 48, 3)  # any H, W that are multiples of 8; 3 classes
         keras_model, tf_model = (module.build(config, shape, 3) for module in (keras_module, tf_module))
+    elif kind == "masks":
+        shape = (21, 30, 3)  # sides the encoder's stride (4) does not divide: the padding and the crop exported too
+        keras_model, tf_model = (module.build(config, shape, 4) for module in (keras_module, tf_module))
     elif kind == "forecast":
         shape = (config.window, 1)
         keras_model, tf_model = (module.build(config) for module in (keras_module, tf_module))

@@ -568,3 +568,22 @@ class UpSampling2D(Layer):
 
     def __call__(self, x, training=False):
         return tf.repeat(tf.repeat(x, self.size, axis=1), self.size, axis=2)  # (batch, h * s, w * s, c)
+
+
+# Segmentation: transposed convolution
+# (The U-Net of tf_impl/segmentation.py upsamples with Conv2DTranspose above, 2x2 at stride 2, and concatenates with
+# tf.concat; what it adds here is the convolution its blocks put before a batch normalisation.)
+
+
+class BiaslessConv2D(Conv2D):
+    """keras.layers.Conv2D(filters, k, padding="same", use_bias=False): before a BatchNormalization, whose beta does
+    what a bias would (and whose centring would cancel it: its gradient would be zero)."""
+
+    def __init__(self, in_channels, filters, kernel_size, *, rng, name=None):
+        super().__init__(in_channels, filters, kernel_size, rng=rng, name=name)
+        self.bias = None
+        self.trainable_weights = [self.kernel]
+
+    def __call__(self, x, training=False):
+        dtype = self.compute_dtype
+        return tf.nn.conv2d(tf.cast(x, dtype), tf.cast(self.kernel, dtype), strides=1, padding=self.padding)

@@ -76,6 +76,8 @@ class DataInfo:
     # ("tokens" with task "tagging": word ids (N, T) -> a tag id per token (N, T), common/data/conll.py)
     # ("image" with task "detection": images -> common/detection.py's target maps (N, H/4, W/4, C + 5); the boxes
     # themselves in DetectionData.objects, common/data/boxes.py)
+    # ("image" with task "segmentation": images (N, H, W, C) -> a class per pixel (N, H, W), num_classes the mask's
+    # classes, background included; common/data/tasks/scenes.py, tfds oxford_iiit_pet, an .npz with masks as y)
     # ("sequence" with task "ctc": log-mel frames (N, T, F) -> a transcript of symbol ids (N, L), 0-padded, any length
     #  <= the clip's real frames; common/data/speech.py)
     input_shape: tuple  # one example's shape

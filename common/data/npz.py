@@ -10,6 +10,8 @@ Sequences of varying length (the gesture network's real data): x_<split> padded 
 lengths_<split> (N,) integers, the real steps of each, 1..T_max, for every split: the steps after each length
 are set to 0.0 (padding, which the recurrent networks mask), and a real step that is all zeros is refused
 (the mask would read it as padding).
+Segmentation (the segmentation network's own data): y_<split> masks (N, H, W) (or (N, H, W, 1)), an integer
+class 0..K-1 per pixel of x_<split>'s images (N, H, W[, C]) of the same N, H and W; task "segmentation".
 Everything that makes an array unusable is refused here with the file and array named.
 """
 import os
@@ -44,10 +46,13 @@ def load(path, options):
     splits = ["train", "val", "test"] if "x_val" in arrays else ["train", "test"]
     regression = options.task == "regression"
     sequences = any(key.startswith("lengths_") for key in arrays)  # padded traces with their lengths
+    masks = not regression and np.ndim(arrays["y_train"]) >= 3  # a class per pixel: segmentation
     xs = {}
     ys = {}
     for split in splits:
-        if sequences:
+        if masks:
+            xs[split], ys[split] = check_masks(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
+        elif sequences:
             xs[split], ys[split] = check_sequences(path, split, arrays, regression)
         else:
             xs[split], ys[split] = check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"], regression)
@@ -62,7 +67,7 @@ def load(path, options):
     kind = "sequence" if sequences else "table" if xs["train"].ndim == 2 else "image"
     if kind == "image" and np.issubdtype(arrays["x_train"].dtype, np.integer):
         xs = {split: x / 255.0 for split, x in xs.items()}  # 8-bit pixels -> [0, 1]
-    task = {"task": "regression", "standardise_targets": True} if regression else {}
+    task = {"task": "regression", "standardise_targets": True} if regression else {"task": "segmentation"} if masks else {}
     return Arrays(xs["train"], ys["train"], xs.get("val"), ys.get("val"), xs["test"], ys["test"], kind=kind, **task)
 
 
@@ -98,6 +103,29 @@ def check_split(path, split, x, y, regression=False):
     if y.min() < 0:
         raise DataError(f"{path}: y_{split} has negative labels (e.g. {int(y.min())}); classes are numbered 0..K-1")
     return x.astype(np.float64), y.astype(np.int64)
+
+
+def check_masks(path, split, x, y):
+    """(x, y) of one split of images and their masks: x (N, H, W, C) float64, y (N, H, W) int64 classes >= 0 (their
+    upper end, K - 1, is core.class_count's to check), or a DataError saying what is wrong."""
+    y = np.asarray(y)
+    if y.ndim == 4 and y.shape[-1] == 1:
+        y = y[..., 0]  # (N, H, W, 1) -> (N, H, W)
+    if y.ndim != 3:
+        raise DataError(f"{path}: y_{split} has shape {y.shape}: masks are (N, H, W), a class per pixel")
+    if np.ndim(x) not in (3, 4):
+        raise DataError(f"{path}: x_{split} has shape {np.shape(x)}: images to segment are (N, H, W) or (N, H, W, C)")
+    if np.shape(x)[:3] != y.shape:
+        raise DataError(f"{path}: x_{split} has images of shape {np.shape(x)[:3]} (N, H, W) but y_{split} has masks of "
+                        f"shape {y.shape}: every image needs a mask of its own height and width")
+    flat, _ = check_split(path, split, np.reshape(x, (len(x), -1)), np.zeros(len(x), np.int64))  # numeric, finite
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"{path}: y_{split} must hold integer classes per pixel, got dtype {y.dtype}")
+    if np.issubdtype(y.dtype, np.floating) and not (np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        raise DataError(f"{path}: y_{split} holds mask values that are not whole numbers; classes are integers 0..K-1")
+    if y.size and y.min() < 0:
+        raise DataError(f"{path}: y_{split} has a mask value {int(y.min())}: classes are numbered 0..K-1")
+    return flat.reshape(x.shape if np.ndim(x) == 4 else (*x.shape, 1)), y.astype(np.int64)
 
 
 def regression_targets(path, split, y, examples):

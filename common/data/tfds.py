@@ -14,8 +14,10 @@ from common.data.core import Arrays, DataError
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
 TEXT = ("imdb_reviews",)  # tokenised here into padded id sequences
 CHARACTERS = ("tiny_shakespeare",)  # one text per split, cut into windows of characters (common/data/characters.py)
+SEGMENTATION = ("oxford_iiit_pet",)  # images -> a class per pixel, for the segmentation network (pet_masks)
 AUDIO = ("spoken_digit",)  # clips of one spoken digit, transcribed for the speech network (common/data/speech.py)
-NAMES = IMAGES + TEXT + CHARACTERS + AUDIO
+NAMES = IMAGES + TEXT + CHARACTERS + SEGMENTATION + AUDIO
+PET_SIZE = 128  # oxford_iiit_pet's images and masks resized to PET_SIZE x PET_SIZE, as the TF segmentation tutorial
 IMDB_VOCABULARY_SIZE = 10000  # ids: 0 padding, 1 out of vocabulary, 2.. the most frequent training words
 IMDB_LENGTH = 200  # tokens kept per review (the first ones); shorter reviews are padded with 0
 
@@ -29,6 +31,9 @@ def load(name, options):
         from common.data import characters
 
         return characters.from_text(name, texts(name, options.data_dir, options.download), options)
+    if name in SEGMENTATION:
+        (x_train, y_train), (x_test, y_test) = pet_masks(name, options.data_dir, options.download)
+        return Arrays(x_train, y_train, None, None, x_test, y_test, kind="image", task="segmentation")
     if name in AUDIO:  # one split of clips, divided with the fixed seed; log-mel frames and digit transcripts
         return spoken_digits(name, options)
     (x_train, y_train), (x_test, y_test) = splits(name, options.data_dir, options.download)
@@ -67,6 +72,41 @@ def splits(name, data_dir, download):
             ) from None
         batches = list(tfds.as_numpy(dataset.batch(4096)))
         arrays.append((np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])))
+    return arrays
+
+
+def pet_masks(name, data_dir, download, size=PET_SIZE):
+    """(images, masks) of oxford_iiit_pet's train and test splits: images resized (bilinear) to size x size, in [0, 1];
+    the trimaps resized with the nearest neighbour (no new values between classes) and renumbered 1, 2, 3 -> 0, 1, 2
+    (pet, background, the pet's outline), as the TF segmentation tutorial does. Fails at once if not prepared, and on
+    a trimap value other than 1-3 or a mask whose size is not its image's."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download and not builder.is_prepared():
+        prepare(name, data_dir)
+    arrays = []
+    for split in ("train", "test"):
+        try:
+            dataset = builder.as_dataset(split=split)
+        except AssertionError:  # tfds: "could not find data in <dir>", raised at once, before any download
+            raise DataError(
+                f"tfds dataset {name!r} is not prepared in {builder.data_dir}; {hint(name, data_dir)}"
+            ) from None
+        images, masks = [], []
+        for example in tfds.as_numpy(dataset):
+            image, mask = example["image"], example["segmentation_mask"]  # (h, w, 3) uint8, (h, w, 1) uint8
+            if image.shape[:2] != mask.shape[:2]:
+                raise DataError(f"{name} ({split}): an image of {image.shape[0]}x{image.shape[1]} has a mask of "
+                                f"{mask.shape[0]}x{mask.shape[1]}: image and mask must be the same size")
+            values = np.unique(mask)
+            if values.min() < 1 or values.max() > 3:
+                raise DataError(f"{name} ({split}): a trimap value {int(values[(values < 1) | (values > 3)][0])}: "
+                                "trimaps hold 1 (pet), 2 (background), 3 (outline)")
+            images.append(tf.image.resize(image, (size, size)).numpy() / 255.0)  # bilinear, (size, size, 3)
+            masks.append(tf.image.resize(mask, (size, size), method="nearest").numpy()[..., 0].astype(np.int64) - 1)
+        arrays.append((np.stack(images), np.stack(masks)))
     return arrays
 
 

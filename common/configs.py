@@ -575,6 +575,7 @@ class SegmentationConfig(TrainConfig):
     epochs: int = 10
     batch_size: int = 16
     learning_rate: float = 3e-3
+    dice_weight: float = 1.0  # the loss: per-pixel cross-entropy + dice_weight x soft Dice (0: cross-entropy alone)
     # Channels of each level's conv block, top level first: len(filters) - 1 poolings (the encoder's total stride is
     # 2 ** (len(filters) - 1)); the last entry is the bottleneck's, and the decoder climbs back through the others.
     filters: tuple[int, ...] = (8, 16, 32)
@@ -583,6 +584,8 @@ class SegmentationConfig(TrainConfig):
         super().__post_init__()
         if len(self.filters) < 2 or min(self.filters) < 1:
             raise ConfigError(f"filters must name at least two levels of positive widths, got {self.filters}")
+        if not self.dice_weight >= 0:  # NaN too
+            raise ConfigError(f"dice-weight must be >= 0, got {self.dice_weight}")
 
 
 # --- speech recognition with CTC (speech) ---

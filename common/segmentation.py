@@ -14,11 +14,10 @@ outputs comparable lives here:
     figure       seed 0's first test images, their truth and the predicted masks, for the PNG grid
                  `twinnets compare segmentation` writes (common/plots.py segmentation_masks)
 
-The loss both sides train with is the per-pixel softmax cross-entropy from logits, averaged over
-every pixel of the batch: keras.losses.SparseCategoricalCrossentropy(from_logits=True) on
-(batch, H, W) labels against (batch, H, W, classes) logits, its default reduction
-"sum_over_batch_size" dividing by batch * H * W; tf_impl takes each image's mean over its pixels
-(all images of a batch have the same size) and then the global batch's mean.
+The loss both sides train with, per image: the mean of its pixels' softmax cross-entropy from
+logits plus dice_weight x its soft Dice loss (keras_impl/segmentation.py CrossEntropyDice,
+tf_impl/segmentation.py per_image_loss); then the batch's mean. Per image, so that it is a mean over
+examples: two replicas' halves of a batch average to one device's.
 """
 import numpy as np
 

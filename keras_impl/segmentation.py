@@ -17,9 +17,12 @@ boundaries sharp after the poolings. Batch normalisation in every block (as most
 2015 have it; synchronized, so that two replicas train as one device does) takes training past the
 plateau where every pixel is background within a few epochs, on every seed; its moving averages
 at momentum 0.9 (common/segmentation.py says why). Any H x W: common/segmentation.py pad_amounts pads the input
-up to the encoder's stride and the logits are cropped back. The loss is
-SparseCategoricalCrossentropy(from_logits=True) over every pixel of the batch (its default mean
-over batch x H x W). Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
+up to the encoder's stride and the logits are cropped back. The loss,
+CrossEntropyDice below, is per image the mean of its pixels' softmax cross-entropy plus a soft Dice
+loss over its pixels (the issue's option; weighted by config.dice_weight), then Keras's default mean
+over the batch: cross-entropy counts pixels, so a class of few pixels (the triangles) can be left
+behind while the loss is low, and mean IoU, which weighs every class alike, suffers; Dice weighs
+every class alike too. Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
 Hyperparameters: common.configs.SegmentationConfig. Twin: tf_impl/segmentation.py.
 """
 import os
@@ -46,6 +49,30 @@ def conv_block(x, filters):
     return x
 
 
+class CrossEntropyDice(keras.losses.Loss):
+    """Per image: the mean over its pixels of the softmax cross-entropy from logits, plus dice_weight x the soft Dice
+    loss 1 - mean over classes of (2 sum(p y) + 1) / (sum(p) + sum(y) + 1), sums over the image's pixels, p the
+    softmax, y the one-hot truth; reduced by Keras's default, the mean over the batch. The +1 keeps a class absent
+    from an image, and not predicted there, at a Dice of ~1."""
+
+    def __init__(self, num_classes, dice_weight, name="cross_entropy_dice"):
+        super().__init__(name=name)
+        self.num_classes, self.dice_weight = num_classes, dice_weight
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_true = ops.cast(y_true, "int32")  # (batch, H, W)
+        cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True), axis=(1, 2))
+        if not self.dice_weight:
+            return cross_entropy
+        probabilities = ops.softmax(y_pred, axis=-1)  # (batch, H, W, classes)
+        truth = ops.one_hot(y_true, self.num_classes, dtype=probabilities.dtype)
+        overlap = ops.sum(probabilities * truth, axis=(1, 2))  # (batch, classes)
+        total = ops.sum(probabilities, axis=(1, 2)) + ops.sum(truth, axis=(1, 2))
+        dice = (2.0 * overlap + 1.0) / (total + 1.0)
+        return cross_entropy + self.dice_weight * (1.0 - ops.mean(dice, axis=-1))
+
+
 def build(config, input_shape, num_classes):
     """input_shape (H, W, C), any H and W; num_classes: the mask's classes, background included."""
     height, width = require_image(input_shape, NETWORK, halvings=0)
@@ -67,7 +94,7 @@ def build(config, input_shape, num_classes):
     outputs = keras.layers.Cropping2D(((0, pad_rows), (0, pad_cols)))(x)  # (H, W, classes)
     model = keras.Model(inputs, outputs, name=NETWORK)
     model.compile(optimizer=supervised.optimizer_from_config(config),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # mean over batch x H x W
+                  loss=CrossEntropyDice(num_classes, config.dice_weight),  # mean over the batch
                   jit_compile=False, steps_per_execution=1)  # as keras_impl/supervised.py compiles, and why
     return model
 

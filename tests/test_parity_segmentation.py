@@ -3,8 +3,8 @@
 1. Shape: parameter counts equal, in the same Keras order, and pinned (PARAM_COUNTS); the logits keep the input's
    height and width, however odd (the padding to the encoder's stride and the crop back, on both sides).
 2. Function (inference mode: the batch normalisations' moving statistics; training mode is level 3's): Keras
-   weights transplanted into tf_impl give the same per-pixel logits, the same loss (the mean over
-   every pixel of the batch, Keras's SparseCategoricalCrossentropy(from_logits=True)) and the same gradients (1e-5)
+   weights transplanted into tf_impl give the same per-pixel logits, the same loss (per image the mean of its pixels'
+   cross-entropy plus its soft Dice loss, then the batch's mean; against numpy too) and the same gradients (1e-5)
    on a non-square batch whose sides the encoder's stride does not divide (2 x 21 x 30 x 3), through the transposed
    convolutions and the concatenated skips. The padding is zeros at the bottom and the right on both sides: a model
    for 21 x 30 gives what a model for 24 x 32 gives on the zero-padded image, cropped. The predicted masks and their
@@ -101,6 +101,9 @@ def test_default_config_is_pinned_above():
     assert (SPEC.config_class().filters, 3, 4) in PARAM_COUNTS
     with pytest.raises(configs.ConfigError, match="at least two levels"):
         SPEC.config_class(filters=(8,))
+    for weight in (-0.5, float("nan")):
+        with pytest.raises(configs.ConfigError, match="dice-weight must be >= 0"):
+            SPEC.config_class(dice_weight=weight)
 
 
 @pytest.mark.parametrize("height,width,levels,padding", [(64, 64, 2, (0, 0)), (37, 50, 2, (3, 2)),
@@ -133,18 +136,39 @@ def test_level2_non_square_odd_batch_after_transplant(scenes):
     assert len(grads) == 3 * 10 + 2 * 2 + 2
 
 
-def test_the_loss_is_the_mean_over_every_pixel_of_the_batch(scenes):
-    """Keras's SparseCategoricalCrossentropy(from_logits=True) on (batch, H, W) masks divides by batch x H x W (its
-    "sum_over_batch_size"): the same as a numpy mean of every pixel's cross-entropy, which tf_impl's loss is."""
-    keras_model, tf_model = transplanted(SPEC.config_class(filters=SMALL), ODD)
-    x, y = crops(scenes, 3)
-    logits = keras_model(x).numpy().astype(np.float64)
+def numpy_loss(logits, masks, dice_weight):
+    """The loss written out in numpy (float64): per image, the mean of its pixels' softmax cross-entropy plus
+    dice_weight x (1 - the mean over classes of (2 sum(p y) + 1) / (sum(p) + sum(y) + 1)); then the batch's mean."""
+    logits = logits.astype(np.float64)
     log_probs = logits - logits.max(-1, keepdims=True)
     log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
-    per_pixel = -np.take_along_axis(log_probs, y[..., None].astype(np.int64), axis=-1)[..., 0]  # (3, 21, 30)
+    per_pixel = -np.take_along_axis(log_probs, masks[..., None].astype(np.int64), axis=-1)[..., 0]  # (N, H, W)
+    probabilities, truth = np.exp(log_probs), np.eye(logits.shape[-1])[masks]  # (N, H, W, classes) both
+    dice = (2 * (probabilities * truth).sum((1, 2)) + 1) / (probabilities.sum((1, 2)) + truth.sum((1, 2)) + 1)
+    return float(np.mean(per_pixel.mean((1, 2)) + dice_weight * (1 - dice.mean(-1))))
+
+
+@pytest.mark.parametrize("dice_weight", [0.0, 1.0, 0.5])
+def test_the_loss_is_cross_entropy_plus_soft_dice_per_image_then_the_batch_mean(scenes, dice_weight):
+    """Both sides' loss against numpy: with dice_weight 0 the mean over every pixel of the batch (each image has
+    the same pixels), with Dice each image's own Dice over its pixels, so a batch's loss is the mean of its
+    images' (and two replicas' halves average to one device's). A Dice over the whole batch would differ."""
+    config = SPEC.config_class(filters=SMALL, dice_weight=dice_weight)
+    keras_model, tf_model = transplanted(config, ODD)
+    x, y = crops(scenes, 3)
+    expected = numpy_loss(keras_model(x).numpy(), y, dice_weight)
     keras_loss = float(keras_model.compute_loss(x=x, y=y, y_pred=keras_model(x), training=False))
-    np.testing.assert_allclose(keras_loss, per_pixel.mean(), rtol=1e-5)
-    np.testing.assert_allclose(float(tf_segmentation.loss_fn(tf_model, x, y)), per_pixel.mean(), rtol=1e-5)
+    np.testing.assert_allclose(keras_loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(float(tf_segmentation.loss_fn(tf_model, x, y)), expected, rtol=1e-5)
+    if dice_weight:
+        logits, truth = keras_model(x).numpy().astype(np.float64), np.eye(4)[y]
+        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        every_pixel = (0, 1, 2)
+        whole_batch = ((2 * (probabilities * truth).sum(every_pixel) + 1)
+                       / (probabilities.sum(every_pixel) + truth.sum(every_pixel) + 1))
+        batch_dice_loss = numpy_loss(logits, y, 0.0) + dice_weight * (1 - whole_batch.mean())
+        assert abs(batch_dice_loss - expected) > 1e-3  # the test can tell per-image Dice from a batch-wide one
 
 
 def test_the_padding_is_zeros_at_the_bottom_and_right_on_both_sides(scenes):

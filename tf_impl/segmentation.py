@@ -17,9 +17,9 @@ layers.Conv2DTranspose (kernel (kh, kw, out, in), the layout tf.nn.conv2d_transp
 Keras keeps), the padding and cropping by common/segmentation.py pad_amounts, the weights listed
 in the order the twin's functional model keeps them (each level's two convolutions, down, then
 the bottleneck, then per decoder level the transposed convolution and its two convolutions, then
-the 1x1 head). The loss is the per-pixel softmax cross-entropy from logits: each image's mean over
-its pixels, then the global batch's mean (tf_impl/replicas.py), which is Keras's mean over
-batch x H x W. Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
+the 1x1 head). The loss, per_image_loss: each image's mean over its pixels of the softmax cross-entropy from
+logits plus dice_weight x its soft Dice loss, then the global batch's mean (tf_impl/replicas.py):
+Keras's CrossEntropyDice with its default reduction. Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
 Hyperparameters: common.configs.SegmentationConfig. Twin: keras_impl/segmentation.py.
 """
 import os
@@ -46,6 +46,7 @@ class UNet(tf.Module):
         height, width = require_image(input_shape, NETWORK, halvings=0)
         rng = np.random.default_rng(config.seed)
         self.height, self.width = height, width
+        self.dice_weight = config.dice_weight  # the loss it trains with, as Keras's compiled twin keeps its loss
         self.pad_rows, self.pad_cols = segmentation.pad_amounts(height, width, len(config.filters) - 1)
         channels = input_shape[-1]
         self.encoder = []  # per level: its conv block
@@ -122,16 +123,26 @@ def build(config, input_shape, num_classes):
     return UNet(config, input_shape, num_classes)
 
 
-def per_image_loss(logits, masks):
-    """(batch,): each image's mean over its pixels of the softmax cross-entropy from logits (batch, H, W, classes)."""
-    pixels = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(masks, tf.int32),
-                                                            logits=tf.cast(logits, tf.float32))  # (batch, H, W)
-    return tf.reduce_mean(pixels, axis=[1, 2])
+def per_image_loss(logits, masks, dice_weight):
+    """(batch,): per image, the mean over its pixels of the softmax cross-entropy from logits (batch, H, W, classes),
+    plus dice_weight x its soft Dice loss 1 - mean over classes of (2 sum(p y) + 1) / (sum(p) + sum(y) + 1), sums
+    over the image's pixels (p the softmax, y the one-hot truth)."""
+    logits, masks = tf.cast(logits, tf.float32), tf.cast(masks, tf.int32)
+    pixels = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=masks, logits=logits)  # (batch, H, W)
+    cross_entropy = tf.reduce_mean(pixels, axis=[1, 2])
+    if not dice_weight:
+        return cross_entropy
+    probabilities = tf.nn.softmax(logits)  # (batch, H, W, classes)
+    truth = tf.one_hot(masks, tf.shape(logits)[-1])
+    overlap = tf.reduce_sum(probabilities * truth, axis=[1, 2])  # (batch, classes)
+    total = tf.reduce_sum(probabilities, axis=[1, 2]) + tf.reduce_sum(truth, axis=[1, 2])
+    dice = (2.0 * overlap + 1.0) / (total + 1.0)
+    return cross_entropy + dice_weight * (1.0 - tf.reduce_mean(dice, axis=-1))
 
 
 def loss_fn(model, x, y, training=False):
-    """The batch's mean over every pixel: Keras's SparseCategoricalCrossentropy (sum_over_batch_size)."""
-    return tf.reduce_mean(per_image_loss(model(x, training=training), y))
+    """The batch's mean of per_image_loss: Keras's reduction of its CrossEntropyDice loss (sum_over_batch_size)."""
+    return tf.reduce_mean(per_image_loss(model(x, training=training), y, model.dice_weight))
 
 
 def make_train_step(model, optimizer, strategy, element_spec, task=None):
@@ -139,7 +150,8 @@ def make_train_step(model, optimizer, strategy, element_spec, task=None):
     shared tests call every network's step as the supervised one's)."""
     def replica_step(x, y):
         with tf.GradientTape() as tape:
-            loss = replicas.average_loss(per_image_loss(model(x, training=True), y), x)  # / global batch size
+            per_image = per_image_loss(model(x, training=True), y, model.dice_weight)  # (this replica's batch,)
+            loss = replicas.average_loss(per_image, x)  # / global batch size
         optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
         return loss, tf.shape(x)[0]
 
@@ -160,7 +172,7 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
 
     def validate():  # as Keras's evaluate: the mean over every validation pixel (all images the same size)
         outputs = predict(data.val)
-        return {"val_loss": float(tf.reduce_mean(per_image_loss(tf.constant(outputs), data.y_val)))}
+        return {"val_loss": float(tf.reduce_mean(per_image_loss(tf.constant(outputs), data.y_val, model.dice_weight)))}
 
     started = time.perf_counter()
     history, epochs_run = loop.run_epochs(

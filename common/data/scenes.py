@@ -1,4 +1,4 @@
-"""Generated scenes of objects on a canvas, with masks and boxes: what the detection network learns from.
+"""Generated scenes of objects on a canvas, with masks and boxes: what segmentation and detection learn from.
 
 Each scene is a size x size RGB canvas (64 x 64 by default) holding 1-4 objects, each one of
 

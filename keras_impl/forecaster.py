@@ -13,14 +13,11 @@ The LSTM layer is keras_impl/lstm.py's. What --export serves (`Forecast`) takes 
 in the series' units and returns forecasts in them.
 Hyperparameters: common.configs.ForecasterConfig. Twin: tf_impl/forecaster.py.
 """
-import os
 import sys
-import time
 
 import keras
 
-from common import checkpoints, cli, forecasting
-from common.results import save_weights
+from common import cli, forecasting
 from keras_impl import supervised
 from keras_impl.lstm import lstm_layer
 
@@ -53,22 +50,10 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     data = forecasting.require_series(NETWORK, data)
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.window)  # a constant learning rate (common/registry.py: not a scheduled family)
-    stats = supervised.EpochStats()
-    started = time.perf_counter()
-    fitted = supervised.resumable_fit(
-        model, data.train, validation_data=data.val, epochs=config.epochs,
-        callbacks=[supervised.StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
-        tensorboard_dir=tensorboard_dir, fingerprint=checkpoints.fingerprint(NETWORK, "keras", config, data),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
-    return forecasting.scored_result(
-        NETWORK, "keras", config, data, model.predict(data.test, verbose=0),
-        history=supervised.keras_history(fitted, stats), epochs_run=len(fitted.history["loss"]), seconds=seconds,
-        model=Forecast(model, data.mean, data.std), model_input=(data.info.input_shape, "float32"),
-    )
+    return supervised.fit_and_score(NETWORK, config, data, model, forecasting.scored_result, verbose=verbose,
+                                    out_dir=out_dir, checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir,
+                                    served=Forecast(model, data.mean, data.std),
+                                    model_input=(data.info.input_shape, "float32"))
 
 
 def main(argv=None):

@@ -25,15 +25,12 @@ behind while the loss is low, and mean IoU, which weighs every class alike, suff
 every class alike too. Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
 Hyperparameters: common.configs.SegmentationConfig. Twin: tf_impl/segmentation.py.
 """
-import os
 import sys
-import time
 
 import keras
 
-from common import checkpoints, cli, segmentation
+from common import cli, segmentation
 from common.data import require_image
-from common.results import save_weights
 from keras_impl import supervised
 
 NETWORK = "segmentation"
@@ -103,22 +100,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     data = segmentation.require_segmentation(NETWORK, data)
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape, data.info.num_classes)
-    stats = supervised.EpochStats()
-    started = time.perf_counter()
-    fitted = supervised.resumable_fit(
-        model, data.train, validation_data=data.val, epochs=config.epochs,
-        callbacks=[supervised.StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
-        tensorboard_dir=tensorboard_dir, fingerprint=checkpoints.fingerprint(NETWORK, "keras", config, data),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
-    return segmentation.scored_result(
-        NETWORK, "keras", config, data, model.predict(data.test, verbose=0),
-        history=supervised.keras_history(fitted, stats), epochs_run=len(fitted.history["loss"]), seconds=seconds,
-        model=model,
-    )
+    return supervised.fit_and_score(NETWORK, config, data, model, segmentation.scored_result, verbose=verbose,
+                                    out_dir=out_dir, checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

@@ -369,6 +369,31 @@ def train(network, build, config, data, *, early_stopping_patience=None, verbose
     )
 
 
+def fit_and_score(network, config, data, model, scored_result, *, verbose=1, out_dir=None, checkpoint_dir=None,
+                  tensorboard_dir=None, served=None, **scoring):
+    """The train() of a network whose compiled model fit trains as it is (detection, forecaster, segmentation,
+    speech, tagger): fit config.epochs epochs (resumable, stopped on a NaN loss), save the weights (both formats),
+    then score the test predictions by its family's scored_result (common/<family>.py). served: what --export
+    writes and the result keeps, when not the model itself (the forecaster's de-normalising wrapper); scoring:
+    scored_result's other keywords."""
+    stats = EpochStats()
+    started = time.perf_counter()
+    fitted = resumable_fit(
+        model, data.train, validation_data=data.val, epochs=config.epochs,
+        callbacks=[StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
+        tensorboard_dir=tensorboard_dir, fingerprint=checkpoints.fingerprint(network, "keras", config, data),
+    )
+    seconds = time.perf_counter() - started
+    if out_dir is not None:
+        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
+        model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
+    return scored_result(
+        network, "keras", config, data, model.predict(data.test, verbose=0),
+        history=keras_history(fitted, stats), epochs_run=len(fitted.history["loss"]), seconds=seconds,
+        model=model if served is None else served, **scoring,
+    )
+
+
 def per_replica(loss):
     """This replica's share of a batch-mean loss under a tf.distribute strategy: loss / replicas.
 

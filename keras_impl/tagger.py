@@ -17,14 +17,11 @@ into it, and under tf.distribute stays the global batch's mean (a per-replica ma
 not: common/charlm.py). Decoding and the entity-level F1 (seqeval) are common/tagging.py's.
 Hyperparameters: common.configs.TaggerConfig. Twin: tf_impl/tagger.py.
 """
-import os
 import sys
-import time
 
 import keras
 
-from common import checkpoints, cli, tagging
-from common.results import save_weights
+from common import cli, tagging
 from keras_impl import supervised
 from keras_impl.charlm import RealCharacterCrossEntropy
 from keras_impl.lstm import lstm_layer
@@ -50,22 +47,8 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     data = tagging.require_tagged(NETWORK, data)
     keras.utils.set_random_seed(config.seed)
     model = build(config, data.info.input_shape, data.info.num_classes, data.info.vocabulary_size)
-    stats = supervised.EpochStats()
-    started = time.perf_counter()
-    fitted = supervised.resumable_fit(
-        model, data.train, validation_data=data.val, epochs=config.epochs,
-        callbacks=[supervised.StopOnDivergence(), stats], stats=stats, verbose=verbose, checkpoint_dir=checkpoint_dir,
-        tensorboard_dir=tensorboard_dir, fingerprint=checkpoints.fingerprint(NETWORK, "keras", config, data),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        model.save_weights(os.path.join(out_dir, "model.weights.h5"))  # Keras's own format
-    return tagging.scored_result(
-        NETWORK, "keras", config, data, model.predict(data.test, verbose=0),
-        history=supervised.keras_history(fitted, stats), epochs_run=len(fitted.history["loss"]), seconds=seconds,
-        model=model,
-    )
+    return supervised.fit_and_score(NETWORK, config, data, model, tagging.scored_result, verbose=verbose,
+                                    out_dir=out_dir, checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
 
 
 def main(argv=None):

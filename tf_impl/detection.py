@@ -17,15 +17,12 @@ objects of the global batch; the step runs it on every replica (tf_impl/replicas
 tf_impl/loop.py's. Targets, decoding and COCO scoring are common/detection.py's.
 Hyperparameters: common.configs.DetectionConfig. Twin: keras_impl/detection.py.
 """
-import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from common import cli, detection
-from common.results import save_weights
 from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "detection"
@@ -119,16 +116,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
                               for x, y in data.val))
         return {"val_loss": float(np.dot(losses, sizes) / np.sum(sizes))}
 
-    started = time.perf_counter()
-    history, epochs_run = loop.run_epochs(
-        epochs=config.epochs, train_step=train_step, train_batches=lambda: train_batches, validate=validate,
-        verbose=verbose, summaries=loop.summaries_of(tensorboard_dir, optimizer),
-        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    history, epochs_run, seconds = loop.train_and_save(
+        NETWORK, config, data, model, optimizer, train_step, train_batches, validate, verbose=verbose, out_dir=out_dir,
+        checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
     return detection.scored_result(NETWORK, "tf", config, data, predict(data.test), history=history,
                                    epochs_run=epochs_run, seconds=seconds, model=model)
 

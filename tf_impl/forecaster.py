@@ -14,15 +14,12 @@ against persistence. What --export serves (`Forecast`) takes windows in the seri
 and returns forecasts in them.
 Hyperparameters: common.configs.ForecasterConfig. Twin: keras_impl/forecaster.py.
 """
-import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from common import cli, forecasting
-from common.results import save_weights
 from tf_impl import layers, loop, optim, supervised
 
 NETWORK = "forecaster"
@@ -69,20 +66,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         return {"val_loss": float(tf.reduce_mean(supervised.per_example_loss(tf.constant(forecasts), data.y_val,
                                                                             "regression")))}
 
-    started = time.perf_counter()
-    history, epochs_run = loop.run_epochs(
-        epochs=config.epochs,
-        train_step=train_step,
-        train_batches=lambda: train_batches,
-        validate=validate,
-        verbose=verbose,
-        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
-        summaries=loop.summaries_of(tensorboard_dir, optimizer),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    history, epochs_run, seconds = loop.train_and_save(
+        NETWORK, config, data, model, optimizer, train_step, train_batches, validate, verbose=verbose, out_dir=out_dir,
+        checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
     return forecasting.scored_result(
         NETWORK, "tf", config, data, predict(data.test), history=history, epochs_run=epochs_run, seconds=seconds,
         model=Forecast(model, data.mean, data.std), model_input=(data.info.input_shape, "float32"),

@@ -28,6 +28,7 @@ import time
 import tensorflow as tf
 
 from common import checkpoints
+from common.results import save_weights
 from common.evaluate import EXPLOSION_FACTOR, diverged
 
 
@@ -305,3 +306,22 @@ def checkpoint_of(directory, network, config, data, part=None, **objects):
     if part is not None:
         directory, expected = checkpoints.part(directory, expected, part)
     return Checkpoint(directory, expected, **objects)
+
+
+def train_and_save(network, config, data, model, optimizer, train_step, train_batches, validate, *, verbose=1,
+                   out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
+    """The epochs of a network trained by one compiled step and one optimizer (detection, forecaster, segmentation,
+    speech, tagger), as keras_impl/supervised.py fit_and_score runs `fit`: config.epochs passes over the
+    distributed train_batches (resumable from checkpoint_dir, summarised to tensorboard_dir), then the weights saved
+    to out_dir (Keras order, and TensorFlow's own format). Returns (history, epochs run, seconds of training)."""
+    started = time.perf_counter()
+    history, epochs_run = run_epochs(
+        epochs=config.epochs, train_step=train_step, train_batches=lambda: train_batches, validate=validate,
+        verbose=verbose, summaries=summaries_of(tensorboard_dir, optimizer),
+        checkpoint=checkpoint_of(checkpoint_dir, network, config, data, model=model, optimizer=optimizer.state()),
+    )
+    seconds = time.perf_counter() - started
+    if out_dir is not None:
+        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
+        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    return history, epochs_run, seconds

@@ -22,16 +22,13 @@ logits plus dice_weight x its soft Dice loss, then the global batch's mean (tf_i
 Keras's CrossEntropyDice with its default reduction. Scoring (mean IoU, pixel accuracy) is common/segmentation.py's.
 Hyperparameters: common.configs.SegmentationConfig. Twin: keras_impl/segmentation.py.
 """
-import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from common import cli, segmentation
 from common.data import require_image
-from common.results import save_weights
 from tf_impl import layers, loop, optim, replicas
 from tf_impl.supervised import make_predict
 
@@ -174,16 +171,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         outputs = predict(data.val)
         return {"val_loss": float(tf.reduce_mean(per_image_loss(tf.constant(outputs), data.y_val, model.dice_weight)))}
 
-    started = time.perf_counter()
-    history, epochs_run = loop.run_epochs(
-        epochs=config.epochs, train_step=train_step, train_batches=lambda: train_batches, validate=validate,
-        verbose=verbose, summaries=loop.summaries_of(tensorboard_dir, optimizer),
-        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    history, epochs_run, seconds = loop.train_and_save(
+        NETWORK, config, data, model, optimizer, train_step, train_batches, validate, verbose=verbose, out_dir=out_dir,
+        checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
     return segmentation.scored_result(NETWORK, "tf", config, data, predict(data.test), history=history,
                                       epochs_run=epochs_run, seconds=seconds, model=model)
 

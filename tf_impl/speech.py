@@ -17,15 +17,12 @@ zeros, so the backward reading starts at the clip's last real frame and the padd
 frame's output. Decoding (best path, prefix beam search) and the label error rate: common/speech.py.
 Hyperparameters: common.configs.SpeechConfig. Twin: keras_impl/speech.py.
 """
-import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from common import cli, speech
-from common.results import save_weights
 from tf_impl import layers, loop, optim, replicas
 
 NETWORK = "speech"
@@ -103,16 +100,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
         losses, sizes = zip(*((float(tf.reduce_mean(ctc_per_clip(forward(x), x, y))), len(x)) for x, y in data.val))
         return {"val_loss": float(np.dot(losses, sizes) / np.sum(sizes))}
 
-    started = time.perf_counter()
-    history, epochs_run = loop.run_epochs(
-        epochs=config.epochs, train_step=train_step, train_batches=lambda: train_batches, validate=validate,
-        verbose=verbose, summaries=loop.summaries_of(tensorboard_dir, optimizer),
-        checkpoint=loop.checkpoint_of(checkpoint_dir, NETWORK, config, data, model=model, optimizer=optimizer.state()),
-    )
-    seconds = time.perf_counter() - started
-    if out_dir is not None:
-        save_weights(out_dir, model.get_weights())  # portable: Keras order, read by either implementation
-        tf.train.Checkpoint(model=model).write(os.path.join(out_dir, "checkpoint"))  # TensorFlow's own format
+    history, epochs_run, seconds = loop.train_and_save(
+        NETWORK, config, data, model, optimizer, train_step, train_batches, validate, verbose=verbose, out_dir=out_dir,
+        checkpoint_dir=checkpoint_dir, tensorboard_dir=tensorboard_dir)
     return speech.scored_result(NETWORK, "tf", config, data, predict(data.test), history=history,
                                 epochs_run=epochs_run, seconds=seconds, model=model)
 

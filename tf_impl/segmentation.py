@@ -167,9 +167,9 @@ def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorb
     train_step = make_train_step(model, optimizer, strategy, train_batches.element_spec)
     predict = make_predict(model)
 
-    def validate():  # as Keras's evaluate: the mean over every validation pixel (all images the same size)
-        outputs = predict(data.val)
-        return {"val_loss": float(tf.reduce_mean(per_image_loss(tf.constant(outputs), data.y_val, model.dice_weight)))}
+    def validate():  # as Keras's evaluate: the mean of every validation image's loss
+        per_image = per_image_loss(tf.constant(predict(data.val)), data.y_val, model.dice_weight)
+        return {"val_loss": float(tf.reduce_mean(per_image))}
 
     history, epochs_run, seconds = loop.train_and_save(
         NETWORK, config, data, model, optimizer, train_step, train_batches, validate, verbose=verbose, out_dir=out_dir,

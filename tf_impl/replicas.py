@@ -74,6 +74,20 @@ def compiled_step(replica_step, strategy, input_signature):
     return train_step
 
 
+def loss_step(loss_fn, model, optimizer, strategy, element_spec):
+    """compiled_step of the plain replica step: loss = loss_fn(model, x, y, training=True), this replica's share of
+    the global batch's loss (average_loss inside it); its gradients (of the loss scaled under mixed_float16)
+    applied by the optimizer, which sums them over the replicas. train_step(x, y) -> (loss, batch size)."""
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(model, x, y, training=True)
+            scaled_loss = optimizer.scale_loss(loss)  # mixed_float16: loss * loss scale (optim.LossScaleOptimizer)
+        optimizer.apply(tape.gradient(scaled_loss, model.trainable_weights), model.trainable_weights)
+        return loss, tf.shape(x)[0]
+
+    return compiled_step(replica_step, strategy, element_spec)
+
+
 def all_rows(values):
     """In replica context: every replica's rows of `values` concatenated in replica order (the global batch's rows,
     as one device holds them); `values` itself with one replica."""

@@ -138,21 +138,15 @@ def per_image_loss(logits, masks, dice_weight):
 
 
 def loss_fn(model, x, y, training=False):
-    """The batch's mean of per_image_loss: Keras's reduction of its CrossEntropyDice loss (sum_over_batch_size)."""
-    return tf.reduce_mean(per_image_loss(model(x, training=training), y, model.dice_weight))
+    """The global batch's mean of per_image_loss (one device: the batch's), Keras's reduction of its CrossEntropyDice
+    loss (sum_over_batch_size); on a replica, its share of that mean (tf_impl/replicas.py average_loss)."""
+    return replicas.average_loss(per_image_loss(model(x, training=training), y, model.dice_weight), x)
 
 
 def make_train_step(model, optimizer, strategy, element_spec, task=None):
-    """train_step(x, y) -> (batch mean loss, batch size), under any tf.distribute strategy. task: unused (the
-    shared tests call every network's step as the supervised one's)."""
-    def replica_step(x, y):
-        with tf.GradientTape() as tape:
-            per_image = per_image_loss(model(x, training=True), y, model.dice_weight)  # (this replica's batch,)
-            loss = replicas.average_loss(per_image, x)  # / global batch size
-        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
-        return loss, tf.shape(x)[0]
-
-    return replicas.compiled_step(replica_step, strategy, element_spec)
+    """train_step(x, y) -> (batch loss, batch size) on every replica: loss_fn's gradients applied (tf_impl/replicas.py
+    loss_step). task: unused (the shared tests call every network's step as the supervised one's)."""
+    return replicas.loss_step(loss_fn, model, optimizer, strategy, element_spec)
 
 
 def train(config, data, *, verbose=1, out_dir=None, checkpoint_dir=None, tensorboard_dir=None):
